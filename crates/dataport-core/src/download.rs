@@ -1,0 +1,70 @@
+//! Downloads of archive parts through signed URLs (SPEC §9).
+//!
+//! Every refusal is the same [`DownloadDenied`], whatever the cause, so that a URL reveals nothing
+//! about whether its job exists.
+
+use std::fs::File;
+
+use dataport_types::Timestamp;
+
+use crate::Dataport;
+use crate::signing::Signature;
+
+/// A part ready to be streamed.
+pub struct Download {
+    pub file: File,
+    pub size: u64,
+    /// Hex SHA-256 of the part, the ETag.
+    pub sha256: String,
+    /// `Content-Disposition` file name.
+    pub filename: String,
+    pub job_id: String,
+    pub user_id: String,
+    pub client_id: String,
+}
+
+/// The URL is tampered, expired, revoked, or names nothing downloadable.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the signed URL is invalid or has expired")]
+pub struct DownloadDenied;
+
+impl Dataport {
+    /// The absolute URL of part `part` of `job_id`, valid until `expires`.
+    pub fn download_url(&self, job_id: &str, part: u32, expires: Timestamp) -> String {
+        let s = self.signer.sign(job_id, part, expires);
+        format!(
+            "{}/download/{job_id}/{part}?exp={}&kid={}&sig={}",
+            self.config.public_origin, s.expires, s.key_id, s.sig
+        )
+    }
+
+    /// Verifies a signed URL and opens the part it names.
+    pub async fn open_download(
+        &self,
+        job_id: &str,
+        part: u32,
+        signature: &Signature,
+    ) -> Result<Download, DownloadDenied> {
+        let now = Timestamp::now();
+        self.signer.verify(job_id, part, signature, now).map_err(|_| DownloadDenied)?;
+        let job = self.store.job(job_id).await.map_err(|e| {
+            tracing::warn!(error = %e, "download: job lookup failed");
+            DownloadDenied
+        })?;
+        let job = job.filter(|job| self.downloadable(job, now)).ok_or(DownloadDenied)?;
+        let found = job.parts.iter().find(|p| p.index == part).ok_or(DownloadDenied)?;
+        let file = self.blobs.open_blob(&found.blob_key).map_err(|e| {
+            tracing::error!(job = %job.id, part, error = %e, "download: blob of a complete job is missing");
+            DownloadDenied
+        })?;
+        Ok(Download {
+            file,
+            size: found.size,
+            sha256: found.sha256.clone(),
+            filename: format!("dataport-{}-{part}.zip", job.id),
+            job_id: job.id,
+            user_id: job.user_id,
+            client_id: job.client_id,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The durable job engine (SPEC §7).
+//!
+//! The job row is the queue item. A worker claims the oldest runnable job with a lease, keeps the
+//! lease alive with heartbeats while the export runs on a blocking thread, and records the result
+//! with writes fenced by (attempt, owner): a worker that lost its lease — because the job was
+//! cancelled or because it stalled and another worker took over — can change nothing. A crashed
+//! worker's job is claimed again once its lease expires. Each attempt writes below its own blob
+//! prefix `jobs/<id>/<attempt>/`, and only parts recorded by a successful `complete` are ever
+//! served, so partial output is never downloadable; it is deleted when the attempt ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use dataport_types::Timestamp;
+use tokio::sync::watch;
+
+use crate::Dataport;
+use crate::archive::{ArchiveWriter, ManifestHeader};
+use crate::catalogue::SourceKind;
+use crate::sources::{DataSource, ExportRequest, SourceError};
+use crate::store::{Lease, Part};
+
+/// How often a running export renews its lease and checks for cancellation.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often an idle worker looks for jobs another process created or a dead worker left.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// How an attempt ended.
+enum Outcome {
+    Complete(Vec<Part>),
+    Cancelled,
+    Failed(String),
+    Transient(String),
+}
+
+impl Dataport {
+    /// Runs `config.workers` workers and the retention sweep until `shutdown` turns true.
+    /// Workers finish the write they are in; an export cut short is resumed by the next claim.
+    pub async fn run_jobs(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..self.config.workers {
+            let owner = format!("{}-{n}", uuid::Uuid::new_v4());
+            tasks.spawn(self.clone().worker(owner, shutdown.clone()));
+        }
+        tasks.spawn(self.clone().sweeper(shutdown));
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn worker(self: Arc<Self>, owner: String, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let wake = self.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            let now = Timestamp::now();
+            match self.store.claim(&owner, now.plus_seconds(self.config.lease_seconds), now).await {
+                Ok(Some(lease)) => {
+                    self.run_attempt(lease).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "worker: claim failed"),
+            }
+            tokio::select! {
+                _ = &mut wake => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn run_attempt(self: &Arc<Self>, lease: Lease) {
+        let job = &lease.job;
+        let span = tracing::info_span!("job", id = %job.id, attempt = lease.attempt);
+        let _enter = span.enter();
+        tracing::info!(resources = ?job.resources, "export started");
+        let started = std::time::Instant::now();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(job.id.clone(), cancelled.clone());
+        }
+        let outcome = self.export_with_heartbeat(&lease, cancelled.clone()).await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&job.id);
+        }
+        let now = Timestamp::now();
+        let recorded = match &outcome {
+            Outcome::Complete(parts) => self.store.complete(&lease, parts, now).await,
+            Outcome::Cancelled => Ok(false),
+            Outcome::Failed(reason) => self.store.fail(&lease, reason, now).await,
+            Outcome::Transient(reason) if lease.attempt >= self.config.max_attempts => {
+                self.store.fail(&lease, &format!("gave up after {} attempts: {reason}", lease.attempt), now).await
+            }
+            Outcome::Transient(reason) => {
+                let backoff = 1i64 << lease.attempt.min(8);
+                self.store.release(&lease, reason, now.plus_seconds(backoff)).await
+            }
+        };
+        let kept = matches!((&outcome, &recorded), (Outcome::Complete(_), Ok(true)));
+        if !kept {
+            // Nothing of this attempt will ever be served: remove it now (the sweep would later).
+            let prefix = format!("jobs/{}/{}", job.id, lease.attempt);
+            if let Err(e) = self.blobs.delete_prefix(&prefix) {
+                tracing::warn!(error = %e, "could not delete the attempt's partial output");
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        match (outcome, recorded) {
+            (Outcome::Complete(parts), Ok(true)) => {
+                let bytes: u64 = parts.iter().map(|p| p.size).sum();
+                tracing::info!(parts = parts.len(), bytes, seconds, "export complete");
+            }
+            (Outcome::Failed(reason), Ok(true)) => tracing::warn!(%reason, seconds, "export failed"),
+            (Outcome::Transient(reason), Ok(true)) => tracing::warn!(%reason, "export attempt failed; will retry"),
+            (_, Ok(_)) => tracing::info!(seconds, "export stopped: the job was cancelled or taken over"),
+            (_, Err(e)) => tracing::error!(error = %e, "could not record the export's outcome; the lease will expire"),
+        }
+    }
+
+    async fn export_with_heartbeat(self: &Arc<Self>, lease: &Lease, cancelled: Arc<AtomicBool>) -> Outcome {
+        let job = lease.job.clone();
+        let subject = match self.store.user(&job.user_id).await {
+            Ok(Some(user)) => user.subject,
+            Ok(None) => return Outcome::Failed("the job's user no longer exists".into()),
+            Err(e) => return Outcome::Transient(e.to_string()),
+        };
+        if let Err(e) = self.blobs.delete_siblings(&format!("jobs/{}", job.id), &lease.attempt.to_string()) {
+            tracing::warn!(error = %e, "could not delete earlier attempts' output");
+        }
+        let this = self.clone();
+        let flag = cancelled.clone();
+        let attempt = lease.attempt;
+        let export = tokio::task::spawn_blocking(move || this.export(&job, attempt, &subject, &flag));
+        tokio::pin!(export);
+        let mut ticker = tokio::time::interval(HEARTBEAT);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut export => {
+                    return match result {
+                        Ok(Ok(parts)) if !cancelled.load(Ordering::Relaxed) => Outcome::Complete(parts),
+                        Ok(Ok(_)) | Ok(Err(SourceError::Cancelled)) => Outcome::Cancelled,
+                        Ok(Err(SourceError::Permanent(reason))) => Outcome::Failed(reason),
+                        Ok(Err(e)) => Outcome::Transient(e.to_string()),
+                        Err(e) => Outcome::Transient(format!("export task died: {e}")),
+                    };
+                }
+                _ = ticker.tick() => {
+                    let now = Timestamp::now();
+                    match self.store.heartbeat(lease, now.plus_seconds(self.config.lease_seconds)).await {
+                        Ok(true) => {}
+                        Ok(false) => cancelled.store(true, Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the job's archive; runs on a blocking thread.
+    fn export(
+        &self,
+        job: &crate::store::Job,
+        attempt: u32,
+        subject: &str,
+        cancelled: &AtomicBool,
+    ) -> Result<Vec<Part>, SourceError> {
+        let prefix = format!("jobs/{}/{attempt}", job.id);
+        let mut writer = ArchiveWriter::new(&self.blobs, &prefix, self.config.archive, job.export_time);
+        let request = ExportRequest { subject, start_time: job.start_time, export_time: job.export_time, cancelled };
+        for name in &job.resources {
+            let group = self.catalogue.get(name).ok_or_else(|| {
+                SourceError::Permanent(format!("resource group {name} is no longer in the catalogue"))
+            })?;
+            let source: &dyn DataSource = match group.source {
+                SourceKind::Emulator => &self.emulator,
+            };
+            writer.begin_group(group)?;
+            source.export(group, &request, &mut writer)?;
+            if request.is_cancelled() {
+                return Err(SourceError::Cancelled);
+            }
+        }
+        let header = ManifestHeader {
+            job_id: job.id.clone(),
+            resources: job.resources.clone(),
+            start_time: job.start_time,
+            export_time: job.export_time,
+        };
+        Ok(writer.finish(header)?)
+    }
+
+    /// Deletes the blobs of archives past retention or revoked, and of ended attempts.
+    async fn sweeper(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let interval = Duration::from_secs(self.config.sweep_interval_seconds.max(1));
+        while !*shutdown.borrow() {
+            if let Err(e) = self.sweep_once().await {
+                tracing::warn!(error = %e, "retention sweep failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One pass of the retention sweep; returns how many jobs' blobs were deleted.
+    pub async fn sweep_once(&self) -> Result<usize, crate::store::StoreError> {
+        let now = Timestamp::now();
+        let complete_before = now.plus_seconds(-self.config.retention_seconds);
+        let ended_before = now.plus_seconds(-2 * self.config.lease_seconds);
+        let mut deleted = 0;
+        loop {
+            let ids = self.store.jobs_to_sweep(complete_before, ended_before, 100).await?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            for id in ids {
+                match self.blobs.delete_prefix(&format!("jobs/{id}")) {
+                    Ok(()) => {
+                        self.store.blobs_deleted(&id, now).await?;
+                        deleted += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %id, error = %e, "could not delete archive blobs");
+                        return Ok(deleted);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! dataport's core: everything that is not HTTP.
+//!
+//! [`Dataport`] bundles the store, the catalogue, the blob store, the URL signer and the data
+//! sources; the use cases of the API are its methods (module [`portability`]), the job engine runs
+//! on it (module [`jobs`]). No global state: two instances can run side by side in one process.
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod auth;
+pub mod blob;
+pub mod catalogue;
+pub mod config;
+pub mod consent;
+pub mod download;
+pub mod emulator;
+pub mod error;
+pub mod grants;
+pub mod jobs;
+pub mod portability;
+pub mod signing;
+pub mod sources;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+pub use config::Config;
+pub use error::ApiError;
+
+use blob::LocalBlobStore;
+use catalogue::Catalogue;
+use emulator::Emulator;
+use signing::UrlSigner;
+use store::{SqliteStore, Store};
+
+/// Why the core could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Catalogue(#[from] catalogue::CatalogueError),
+    #[error("database {path}: {source}")]
+    Store { path: String, source: store::StoreError },
+    #[error("blob store: {0}")]
+    Blob(#[from] blob::BlobError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// A running dataport core. Cheap to share behind an `Arc`.
+pub struct Dataport {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub catalogue: Catalogue,
+    pub blobs: LocalBlobStore,
+    pub signer: UrlSigner,
+    pub emulator: Emulator,
+    /// Wakes idle workers when a job is created.
+    wake: Notify,
+    /// Cancel flags of the exports running in this process, by job id.
+    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+impl Dataport {
+    /// Opens the data directory: database (migrated), blobs, catalogue and signing keys.
+    pub async fn open(config: Config) -> Result<Self, StartError> {
+        let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+        std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+        let catalogue = match &config.catalogue_path {
+            Some(path) => Catalogue::load(path)?,
+            None => Catalogue::built_in(),
+        };
+        let db = config.database_path();
+        let store = SqliteStore::open(&db)
+            .await
+            .map_err(|source| StartError::Store { path: db.display().to_string(), source })?;
+        let blobs = LocalBlobStore::open(&config.blob_dir())?;
+        let keys = if config.signing_keys.is_empty() {
+            vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
+        } else {
+            config.signing_keys.clone()
+        };
+        let signer = UrlSigner::new(keys).ok_or_else(|| dir_error(std::io::Error::other("no signing key")))?;
+        Ok(Self {
+            emulator: Emulator::new(config.emulator.clone()),
+            config,
+            store: Arc::new(store),
+            catalogue,
+            blobs,
+            signer,
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! The use cases behind the six API methods (SPEC §2, §4.1, §6, §7).
+//!
+//! Each method takes an authenticated [`Principal`] and returns a wire response or the catalogue
+//! error that applies. Jobs of another (user, client) pair are indistinguishable from unknown ones.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use dataport_types::{
+    CheckAccessTypeResponse, Empty, InitiatePortabilityArchiveRequest, InitiatePortabilityArchiveResponse,
+    PortabilityArchiveState, RetryPortabilityArchiveResponse, State, Timestamp,
+};
+
+use crate::Dataport;
+use crate::auth::{self, Principal};
+use crate::error::ApiError;
+use crate::grants::{InitiateRules, check_access};
+use crate::store::{Job, NewJob};
+
+/// Longest job id accepted in a resource name; longer ones cannot exist.
+const MAX_JOB_ID_LEN: usize = 128;
+
+impl Dataport {
+    /// Resolves a bearer token (E1–E4).
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Principal, ApiError> {
+        auth::authenticate(self.store.as_ref(), &self.catalogue, token, Timestamp::now()).await
+    }
+
+    /// `portabilityArchive:initiate`: validates (E9, E10), applies the grant rules (E5–E8) and
+    /// creates the job, waking a worker.
+    pub async fn initiate(
+        &self,
+        principal: &Principal,
+        request: InitiatePortabilityArchiveRequest,
+    ) -> Result<InitiatePortabilityArchiveResponse, ApiError> {
+        let now = Timestamp::now();
+        let resources = self.validate_resources(request.resources)?;
+        let start_time = parse_time("startTime", request.start_time.as_deref())?;
+        let mut end_time = parse_time("endTime", request.end_time.as_deref())?;
+        let time_field = [(start_time, "startTime"), (end_time, "endTime")]
+            .into_iter()
+            .find_map(|(t, field)| t.is_some().then_some(field));
+        let untimed = resources.iter().find(|r| self.catalogue.get(r).is_some_and(|g| !g.time_filter));
+        if let (Some(field), Some(group)) = (time_field, untimed) {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("{field} is not supported for resource {group}: it has no time filter."),
+            ));
+        }
+        if let Some(end) = end_time {
+            if end > now.plus_seconds(self.config.end_time_skew_seconds) {
+                return Err(ApiError::invalid_field("endTime", "endTime must not be in the future."));
+            }
+            if end > now {
+                end_time = Some(now);
+            }
+        }
+        let export_time = end_time.unwrap_or(now);
+        if let Some(start) = start_time
+            && start >= export_time
+        {
+            let bound = if end_time.is_some() { "endTime" } else { "the current time (no endTime was given)" };
+            return Err(ApiError::invalid_field("startTime", format!("startTime must be before {bound}.")));
+        }
+        let job = NewJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: principal.user_id.clone(),
+            client_id: principal.client_id.clone(),
+            resources,
+            start_time,
+            end_time,
+            export_time,
+            created_at: now,
+        };
+        let rules = InitiateRules { token_scopes: principal.scopes.clone(), quota: self.config.quota };
+        let created = self.store.initiate(&job, &rules).await??;
+        self.wake.notify_waiters();
+        Ok(InitiatePortabilityArchiveResponse { archive_job_id: created.id, access_type: created.access_type })
+    }
+
+    fn validate_resources(&self, mut resources: Vec<String>) -> Result<Vec<String>, ApiError> {
+        if resources.is_empty() {
+            return Err(ApiError::invalid_field("resources", "resources must name at least one resource group."));
+        }
+        let mut seen = HashSet::new();
+        for resource in &resources {
+            if !seen.insert(resource.as_str()) {
+                return Err(ApiError::invalid_field("resources", format!("Resource {resource:?} is listed twice.")));
+            }
+            if self.catalogue.get(resource).is_none() {
+                return Err(ApiError::invalid_field("resources", format!("Unknown resource group {resource:?}.")));
+            }
+        }
+        self.catalogue.sort(&mut resources);
+        Ok(resources)
+    }
+
+    /// The job `id` if it belongs to the principal's pair; E11 otherwise.
+    async fn owned_job(&self, principal: &Principal, id: &str) -> Result<Job, ApiError> {
+        if id.is_empty() || id.len() > MAX_JOB_ID_LEN {
+            return Err(ApiError::NotFound);
+        }
+        match self.store.job(id).await? {
+            Some(job) if job.user_id == principal.user_id && job.client_id == principal.client_id => Ok(job),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    /// `archiveJobs.getPortabilityArchiveState`: with freshly signed URLs while the archive is kept.
+    pub async fn state(&self, principal: &Principal, id: &str) -> Result<PortabilityArchiveState, ApiError> {
+        let job = self.owned_job(principal, id).await?;
+        let now = Timestamp::now();
+        let urls = if self.downloadable(&job, now) {
+            let expires = now.plus_seconds(self.config.url_ttl_seconds);
+            job.parts.iter().map(|part| self.download_url(&job.id, part.index, expires)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(PortabilityArchiveState {
+            name: format!("archiveJobs/{}/portabilityArchiveState", job.id),
+            state: job.state,
+            urls,
+            start_time: job.start_time,
+            export_time: job.export_time,
+        })
+    }
+
+    /// Whether the job's archive may be downloaded at `now`.
+    pub(crate) fn downloadable(&self, job: &Job, now: Timestamp) -> bool {
+        job.state == State::Complete
+            && job.archive_revoked_at.is_none()
+            && !job.parts.is_empty()
+            && job.finished_at.is_some_and(|at| at.plus_seconds(self.config.retention_seconds) > now)
+    }
+
+    /// `archiveJobs.retry`: a new job with the failed job's parameters (E14, E15).
+    pub async fn retry(&self, principal: &Principal, id: &str) -> Result<RetryPortabilityArchiveResponse, ApiError> {
+        let job = self.owned_job(principal, id).await?;
+        let new_id = uuid::Uuid::new_v4().to_string();
+        let created = self.store.retry(&job.id, &new_id, self.config.max_retries, Timestamp::now()).await??;
+        self.wake.notify_waiters();
+        Ok(RetryPortabilityArchiveResponse { archive_job_id: created.id })
+    }
+
+    /// `archiveJobs.cancel`: IN_PROGRESS → CANCELLED at once (E13); a running export stops and
+    /// its partial output is deleted.
+    pub async fn cancel(&self, principal: &Principal, id: &str) -> Result<Empty, ApiError> {
+        let job = self.owned_job(principal, id).await?;
+        if job.state != State::InProgress {
+            return Err(ApiError::JobNotInProgress { state: job.state });
+        }
+        let after = self.store.cancel(&job.id, Timestamp::now()).await?.ok_or(ApiError::NotFound)?;
+        if after.state != State::Cancelled {
+            return Err(ApiError::JobNotInProgress { state: after.state });
+        }
+        self.signal_cancel(&job.id);
+        Ok(Empty {})
+    }
+
+    /// `authorization:reset`: revokes the pair's tokens, clears its grants (exhaustion and
+    /// cooldown), cancels its running jobs and revokes its archives' URLs.
+    pub async fn reset(&self, principal: &Principal) -> Result<Empty, ApiError> {
+        self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now()).await?;
+        Ok(Empty {})
+    }
+
+    /// `accessType.check`: the token's live grants by access type.
+    pub async fn check_access_type(&self, principal: &Principal) -> Result<CheckAccessTypeResponse, ApiError> {
+        let grants = self.store.grants(&principal.user_id, &principal.client_id).await?;
+        let (one_time_resources, time_based_resources) = check_access(&principal.scopes, &grants, Timestamp::now());
+        Ok(CheckAccessTypeResponse { one_time_resources, time_based_resources })
+    }
+
+    fn signal_cancel(&self, job_id: &str) {
+        if let Ok(running) = self.running.lock()
+            && let Some(flag) = running.get(job_id)
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|s| {
+            Timestamp::parse(s)
+                .map_err(|e| ApiError::invalid_field(field, format!("Invalid value for {field}: {s:?} is {e}.")))
+        })
+        .transpose()
+}

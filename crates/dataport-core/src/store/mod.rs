@@ -1,0 +1,219 @@
+//! Persistence: one [`Store`] trait, one implementation per database.
+//!
+//! All SQL lives below this module. Every method is a complete unit of work: the rules that must
+//! hold under concurrency (initiate's checks, retry limits, fenced job writes) are evaluated inside
+//! the store's transaction, so two API processes can never both create a job that only one may.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use dataport_types::{AccessType, State, Timestamp};
+
+use crate::error::ApiError;
+use crate::grants::{GrantAccess, InitiateRules};
+
+/// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable,
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+/// A dataport user: whose data is exported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    /// The user's identifier in the operator's systems; selects their data.
+    pub subject: String,
+    pub disabled: bool,
+}
+
+/// An OAuth client (the app that imports the data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+    pub disabled: bool,
+}
+
+/// What one (user, client) pair may export of one group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub resource: String,
+    pub access: GrantAccess,
+    pub granted_at: Timestamp,
+    /// Time-based grants only.
+    pub expires_at: Option<Timestamp>,
+    /// One-time grants only: when a job for the group was initiated.
+    pub exhausted_at: Option<Timestamp>,
+    pub last_initiate_at: Option<Timestamp>,
+}
+
+/// Whether a token is an access or a refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// A token as stored: only its SHA-256 hash identifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Lowercase hex SHA-256 of the token string.
+    pub hash: String,
+    pub kind: TokenKind,
+    pub user_id: String,
+    pub client_id: String,
+    /// Granted resource groups (scope suffixes), in catalogue order.
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One archive part of a completed job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub index: u32,
+    /// Key in the blob store.
+    pub blob_key: String,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the whole part; the download ETag.
+    pub sha256: String,
+}
+
+/// An archive job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// Requested groups, in catalogue order.
+    pub resources: Vec<String>,
+    pub access_type: AccessType,
+    pub start_time: Option<Timestamp>,
+    /// `endTime` as requested, if it was.
+    pub end_time: Option<Timestamp>,
+    pub export_time: Timestamp,
+    pub state: State,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// The failed job this one retries.
+    pub retry_of: Option<String>,
+    /// How many retries precede this job in its chain (0 for an initiated job).
+    pub retry_index: u32,
+    /// How many times a worker has claimed the job.
+    pub attempt: u32,
+    pub failure_reason: Option<String>,
+    /// Set by reset or the retention sweep: the archive is no longer downloadable.
+    pub archive_revoked_at: Option<Timestamp>,
+    pub parts: Vec<Part>,
+}
+
+/// A new job as initiate or retry creates it.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub resources: Vec<String>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+    pub export_time: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// A job claimed by a worker under a lease; every write about it is fenced by
+/// (`attempt`, `owner`) so a worker that lost its lease can change nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub job: Job,
+    pub owner: String,
+    pub attempt: u32,
+}
+
+/// Persistence for dataport. Implementations: [`SqliteStore`].
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Returns the user with this username, creating it (subject = username) if it does not exist.
+    async fn ensure_user(&self, username: &str, now: Timestamp) -> Result<User, StoreError>;
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Returns the client with this id, creating it if it does not exist.
+    async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError>;
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+
+    /// Creates or extends grants: access type and expiry are replaced, exhaustion and cooldown kept.
+    async fn upsert_grants(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resources: &[String],
+        access: GrantAccess,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The pair's grants.
+    async fn grants(&self, user_id: &str, client_id: &str) -> Result<Vec<Grant>, StoreError>;
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Runs initiate's grant rules (E5–E8) and, if they pass, creates the job and records the
+    /// initiate on the grants, all in one transaction.
+    async fn initiate(&self, job: &NewJob, rules: &InitiateRules) -> Result<Result<Job, ApiError>, StoreError>;
+    /// A job by id, with its parts.
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// Moves an in-progress job to CANCELLED; returns the job as it is afterwards, or `None`.
+    async fn cancel(&self, id: &str, now: Timestamp) -> Result<Option<Job>, StoreError>;
+    /// Creates a retry of a FAILED job (E14, E15 checked in the transaction).
+    async fn retry(
+        &self,
+        id: &str,
+        new_id: &str,
+        max_retries: u32,
+        now: Timestamp,
+    ) -> Result<Result<Job, ApiError>, StoreError>;
+    /// Revokes every token of the pair, deletes its grants (clearing exhaustion and cooldown),
+    /// cancels its in-progress jobs and revokes its archives.
+    async fn reset(&self, user_id: &str, client_id: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Claims the oldest runnable job (in progress, lease free or expired).
+    async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError>;
+    /// Extends a lease; false when the job is no longer this lease's (cancelled, or taken over).
+    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp) -> Result<bool, StoreError>;
+    /// Records the parts and marks the job COMPLETE; false when the lease was lost.
+    async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError>;
+    /// Marks the job FAILED with a reason; false when the lease was lost.
+    async fn fail(&self, lease: &Lease, reason: &str, now: Timestamp) -> Result<bool, StoreError>;
+    /// Gives the job back for another attempt after `not_before`; false when the lease was lost.
+    async fn release(&self, lease: &Lease, reason: &str, not_before: Timestamp) -> Result<bool, StoreError>;
+    /// Jobs whose blobs can go: COMPLETE jobs finished before `complete_before` or revoked, and
+    /// CANCELLED or FAILED jobs that ended before `ended_before` (by then any worker still writing
+    /// has lost its lease and stopped).
+    async fn jobs_to_sweep(
+        &self,
+        complete_before: Timestamp,
+        ended_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Records that a job's blobs are gone; its URLs stop working if they had not already.
+    async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError>;
+}

@@ -1,0 +1,634 @@
+//! The embedded store: SQLite in WAL mode.
+//!
+//! Writes go through a pool of one connection, so that this process is a single writer and every
+//! write transaction is serialised without SQLITE_BUSY upgrades; multi-statement transactions use
+//! `BEGIN IMMEDIATE` so that other processes (an `admin` command next to a running server) wait
+//! for the lock instead of failing. Reads use a separate pool and see committed data only.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dataport_types::{AccessType, State, Timestamp};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::{Client, Grant, Job, Lease, NewJob, Part, Store, StoreError, TokenKind, TokenRecord, User};
+use crate::error::ApiError;
+use crate::grants::{GrantAccess, InitiateRules, check_initiate};
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "10" | "13" | "14")) => {
+                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(format!("migration: {e}"))
+    }
+}
+
+/// The columns [`job_from_row`] reads, for `concat!` into static SQL.
+macro_rules! job_columns {
+    () => {
+        "id, user_id, client_id, resources, access_type, start_time, end_time, export_time, state, created_at, \
+         finished_at, retry_of, retry_index, attempt, failure_reason, archive_revoked_at"
+    };
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn jobs_of_pair(
+        conn: &mut SqliteConnection,
+        user_id: &str,
+        client_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Job>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE user_id = ? AND client_id = ? AND (state = 'IN_PROGRESS' OR created_at >= ?) \
+             ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sql).bind(user_id).bind(client_id).bind(since.micros()).fetch_all(&mut *conn).await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn grants_in(conn: &mut SqliteConnection, user_id: &str, client_id: &str) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT resource, access, granted_at, expires_at, exhausted_at, last_initiate_at \
+             FROM grants WHERE user_id = ? AND client_id = ?",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn insert_job(
+        conn: &mut SqliteConnection,
+        job: &NewJob,
+        access_type: AccessType,
+        retry_of: Option<&str>,
+        retry_index: u32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO jobs (id, user_id, client_id, resources, access_type, start_time, end_time, export_time, \
+             state, created_at, retry_of, retry_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'IN_PROGRESS', ?, ?, ?)",
+        )
+        .bind(&job.id)
+        .bind(&job.user_id)
+        .bind(&job.client_id)
+        .bind(job.resources.join(" "))
+        .bind(access_type.as_str())
+        .bind(job.start_time.map(Timestamp::micros))
+        .bind(job.end_time.map(Timestamp::micros))
+        .bind(job.export_time.micros())
+        .bind(job.created_at.micros())
+        .bind(retry_of)
+        .bind(i64::from(retry_index))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn job_in(conn: &mut SqliteConnection, id: &str) -> Result<Option<Job>, StoreError> {
+        let sql = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?");
+        let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await? else {
+            return Ok(None);
+        };
+        let mut job = job_from_row(&row)?;
+        if job.state == State::Complete {
+            let rows = sqlx::query("SELECT idx, blob_key, size, sha256 FROM parts WHERE job_id = ? ORDER BY idx")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+            job.parts = rows.iter().map(part_from_row).collect::<Result<_, _>>()?;
+        }
+        Ok(Some(job))
+    }
+}
+
+fn ts(row: &SqliteRow, column: &str) -> Result<Timestamp, StoreError> {
+    Ok(Timestamp::from_micros(row.try_get::<i64, _>(column)?))
+}
+
+fn opt_ts(row: &SqliteRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_micros))
+}
+
+fn count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+    u32::try_from(row.try_get::<i64, _>(column)?).map_err(|_| StoreError::Corrupt(format!("{column} out of range")))
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+    let state: String = row.try_get("state")?;
+    let access: String = row.try_get("access_type")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        client_id: row.try_get("client_id")?,
+        resources: words(&row.try_get::<String, _>("resources")?),
+        access_type: match access.as_str() {
+            "ACCESS_TYPE_ONE_TIME" => AccessType::OneTime,
+            "ACCESS_TYPE_TIME_BASED" => AccessType::TimeBased,
+            other => return Err(StoreError::Corrupt(format!("access_type {other:?}"))),
+        },
+        start_time: opt_ts(row, "start_time")?,
+        end_time: opt_ts(row, "end_time")?,
+        export_time: ts(row, "export_time")?,
+        state: State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state:?}")))?,
+        created_at: ts(row, "created_at")?,
+        finished_at: opt_ts(row, "finished_at")?,
+        retry_of: row.try_get("retry_of")?,
+        retry_index: count(row, "retry_index")?,
+        attempt: count(row, "attempt")?,
+        failure_reason: row.try_get("failure_reason")?,
+        archive_revoked_at: opt_ts(row, "archive_revoked_at")?,
+        parts: Vec::new(),
+    })
+}
+
+fn part_from_row(row: &SqliteRow) -> Result<Part, StoreError> {
+    Ok(Part {
+        index: count(row, "idx")?,
+        blob_key: row.try_get("blob_key")?,
+        size: u64::try_from(row.try_get::<i64, _>("size")?).map_err(|_| StoreError::Corrupt("part size".into()))?,
+        sha256: row.try_get("sha256")?,
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
+    let access: String = row.try_get("access")?;
+    Ok(Grant {
+        resource: row.try_get("resource")?,
+        access: GrantAccess::parse(&access).ok_or_else(|| StoreError::Corrupt(format!("grant access {access:?}")))?,
+        granted_at: ts(row, "granted_at")?,
+        expires_at: opt_ts(row, "expires_at")?,
+        exhausted_at: opt_ts(row, "exhausted_at")?,
+        last_initiate_at: opt_ts(row, "last_initiate_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        subject: row.try_get("subject")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
+    let uris: String = row.try_get("redirect_uris")?;
+    Ok(Client {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        redirect_uris: serde_json::from_str(&uris).map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?,
+        public: row.try_get::<i64, _>("public")? != 0,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(TokenRecord {
+        hash: row.try_get("hash")?,
+        kind: match kind.as_str() {
+            "access" => TokenKind::Access,
+            "refresh" => TokenKind::Refresh,
+            other => return Err(StoreError::Corrupt(format!("token kind {other:?}"))),
+        },
+        user_id: row.try_get("user_id")?,
+        client_id: row.try_get("client_id")?,
+        scopes: words(&row.try_get::<String, _>("scopes")?),
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ensure_user(&self, username: &str, now: Timestamp) -> Result<User, StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(username)
+        .bind(username)
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(&self.writer)
+            .await?;
+        user_from_row(&row)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
+        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO clients (id, name, redirect_uris, public, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(uris)
+        .bind(i64::from(client.public))
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        let row = sqlx::query("SELECT id, name, redirect_uris, public, disabled FROM clients WHERE id = ?")
+            .bind(&client.id)
+            .fetch_one(&self.writer)
+            .await?;
+        client_from_row(&row)
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query("SELECT id, name, redirect_uris, public, disabled FROM clients WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn upsert_grants(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resources: &[String],
+        access: GrantAccess,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for resource in resources {
+            sqlx::query(
+                "INSERT INTO grants (user_id, client_id, resource, access, granted_at, expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_id, resource) \
+                 DO UPDATE SET access = excluded.access, expires_at = excluded.expires_at",
+            )
+            .bind(user_id)
+            .bind(client_id)
+            .bind(resource)
+            .bind(access.as_str())
+            .bind(now.micros())
+            .bind(expires_at.map(Timestamp::micros))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn grants(&self, user_id: &str, client_id: &str) -> Result<Vec<Grant>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        Self::grants_in(&mut conn, user_id, client_id).await
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.hash)
+        .bind(match token.kind {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        })
+        .bind(&token.user_id)
+        .bind(&token.client_id)
+        .bind(token.scopes.join(" "))
+        .bind(token.created_at.micros())
+        .bind(token.expires_at.micros())
+        .bind(token.revoked_at.map(Timestamp::micros))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn initiate(&self, job: &NewJob, rules: &InitiateRules) -> Result<Result<Job, ApiError>, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let grants = Self::grants_in(&mut tx, &job.user_id, &job.client_id).await?;
+        let since = grants
+            .iter()
+            .map(|g| g.granted_at)
+            .min()
+            .unwrap_or(job.created_at)
+            .min(job.created_at.plus_seconds(-rules.quota.cooldown_seconds));
+        let jobs = Self::jobs_of_pair(&mut tx, &job.user_id, &job.client_id, since).await?;
+        let access_type =
+            match check_initiate(&job.resources, job.start_time, job.end_time, &grants, &jobs, rules, job.created_at) {
+                Ok(access_type) => access_type,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+        Self::insert_job(&mut tx, job, access_type, None, 0).await?;
+        for resource in &job.resources {
+            sqlx::query(
+                "UPDATE grants SET last_initiate_at = ?1, \
+                 exhausted_at = CASE WHEN access = 'one-time' THEN COALESCE(exhausted_at, ?1) END \
+                 WHERE user_id = ?2 AND client_id = ?3 AND resource = ?4",
+            )
+            .bind(job.created_at.micros())
+            .bind(&job.user_id)
+            .bind(&job.client_id)
+            .bind(resource)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let created =
+            Self::job_in(&mut tx, &job.id).await?.ok_or_else(|| StoreError::Database("job vanished".into()))?;
+        tx.commit().await?;
+        Ok(Ok(created))
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        Self::job_in(&mut conn, id).await
+    }
+
+    async fn cancel(&self, id: &str, now: Timestamp) -> Result<Option<Job>, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'CANCELLED', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(now.micros())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let job = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn retry(
+        &self,
+        id: &str,
+        new_id: &str,
+        max_retries: u32,
+        now: Timestamp,
+    ) -> Result<Result<Job, ApiError>, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(failed) = Self::job_in(&mut tx, id).await? else {
+            return Ok(Err(ApiError::NotFound));
+        };
+        if failed.state != State::Failed {
+            return Ok(Err(ApiError::JobNotFailed { state: failed.state }));
+        }
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE retry_of = ?").bind(id).fetch_optional(&mut *tx).await?;
+        if let Some(existing) = existing {
+            // A replayed retry returns the job the first one created.
+            let job = Self::job_in(&mut tx, &existing).await?;
+            tx.commit().await?;
+            return Ok(job.ok_or(ApiError::Internal));
+        }
+        if failed.retry_index >= max_retries {
+            return Ok(Err(ApiError::RetryLimitExceeded { limit: max_retries }));
+        }
+        let new_job = NewJob {
+            id: new_id.to_owned(),
+            user_id: failed.user_id.clone(),
+            client_id: failed.client_id.clone(),
+            resources: failed.resources.clone(),
+            start_time: failed.start_time,
+            end_time: failed.end_time,
+            export_time: failed.export_time,
+            created_at: now,
+        };
+        Self::insert_job(&mut tx, &new_job, failed.access_type, Some(id), failed.retry_index + 1).await?;
+        let created = Self::job_in(&mut tx, new_id).await?.ok_or(StoreError::Database("job vanished".into()))?;
+        tx.commit().await?;
+        Ok(Ok(created))
+    }
+
+    async fn reset(&self, user_id: &str, client_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL")
+            .bind(now.micros())
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM grants WHERE user_id = ? AND client_id = ?")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'CANCELLED', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE user_id = ? AND client_id = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(now.micros())
+        .bind(user_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET archive_revoked_at = ? WHERE user_id = ? AND client_id = ? AND archive_revoked_at IS NULL",
+        )
+        .bind(now.micros())
+        .bind(user_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError> {
+        let sql = concat!(
+            "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, attempt = attempt + 1 \
+             WHERE id = (SELECT id FROM jobs WHERE state = 'IN_PROGRESS' AND not_before <= ?3 \
+                         AND (lease_expires_at IS NULL OR lease_expires_at < ?3) ORDER BY created_at, id LIMIT 1) \
+             RETURNING ",
+            job_columns!()
+        );
+        let row = sqlx::query(sql)
+            .bind(owner)
+            .bind(lease_until.micros())
+            .bind(now.micros())
+            .fetch_optional(&self.writer)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let job = job_from_row(&row)?;
+        Ok(Some(Lease { owner: owner.to_owned(), attempt: job.attempt, job }))
+    }
+
+    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(lease_until.micros())
+        .bind(&lease.job.id)
+        .bind(i64::from(lease.attempt))
+        .bind(&lease.owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'COMPLETE', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(now.micros())
+        .bind(&lease.job.id)
+        .bind(i64::from(lease.attempt))
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for part in parts {
+            sqlx::query("INSERT INTO parts (job_id, idx, blob_key, size, sha256) VALUES (?, ?, ?, ?, ?)")
+                .bind(&lease.job.id)
+                .bind(i64::from(part.index))
+                .bind(&part.blob_key)
+                .bind(i64::try_from(part.size).map_err(|_| StoreError::Database("part too large".into()))?)
+                .bind(&part.sha256)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail(&self, lease: &Lease, reason: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'FAILED', finished_at = ?, failure_reason = ?, lease_owner = NULL, \
+             lease_expires_at = NULL WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(now.micros())
+        .bind(reason)
+        .bind(&lease.job.id)
+        .bind(i64::from(lease.attempt))
+        .bind(&lease.owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release(&self, lease: &Lease, reason: &str, not_before: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET failure_reason = ?, not_before = ?, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
+        )
+        .bind(reason)
+        .bind(not_before.micros())
+        .bind(&lease.job.id)
+        .bind(i64::from(lease.attempt))
+        .bind(&lease.owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn jobs_to_sweep(
+        &self,
+        complete_before: Timestamp,
+        ended_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE blobs_deleted_at IS NULL AND ( \
+               (state = 'COMPLETE' AND (archive_revoked_at IS NOT NULL OR finished_at < ?)) \
+               OR (state IN ('CANCELLED', 'FAILED') AND finished_at < ?)) \
+             ORDER BY finished_at LIMIT ?",
+        )
+        .bind(complete_before.micros())
+        .bind(ended_before.micros())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET blobs_deleted_at = ?1, archive_revoked_at = COALESCE(archive_revoked_at, ?1) WHERE id = ?2",
+        )
+        .bind(now.micros())
+        .bind(job_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! `dataportd`: the dataport server and its operator commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use dataport_core::auth::{ACCESS_TOKEN_SECONDS, issue_access_token};
+use dataport_core::catalogue::Catalogue;
+use dataport_core::consent::{self, Duration};
+use dataport_core::store::{Client, SqliteStore, Store};
+use dataport_core::{Config, config::parse_signing_keys};
+use dataport_server::Application;
+use dataport_types::Timestamp;
+
+/// dataport: a self-hostable Data Portability API server.
+#[derive(Parser)]
+#[command(name = "dataportd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API, downloads, job workers). With no options: emulator mode.
+    Serve(ServeArgs),
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DataDir),
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Directory holding the database, archives and signing key.
+    #[arg(long, env = "DATAPORT_DATA_DIR", default_value = "./dataport-data")]
+    data_dir: PathBuf,
+    /// Resource-group catalogue (TOML); default: Google's 73 groups on emulator data.
+    #[arg(long, env = "DATAPORT_CATALOGUE")]
+    catalogue: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Address to listen on.
+    #[arg(long, env = "DATAPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Origin clients use to reach this server (e.g. https://portability.example.com); default: the listen address.
+    #[arg(long, env = "DATAPORT_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Emulator records per resource group.
+    #[arg(long, env = "DATAPORT_EMULATOR_RECORDS", default_value_t = 1000)]
+    emulator_records: u64,
+    /// Emulator records for one group, as GROUP=N (repeatable).
+    #[arg(long = "emulator-group-records", value_parser = parse_group_records)]
+    emulator_group_records: Vec<(String, u64)>,
+    /// Seed of the emulator's synthetic data.
+    #[arg(long, env = "DATAPORT_EMULATOR_SEED", default_value_t = 0)]
+    emulator_seed: u64,
+    /// Make exports of this group fail, to exercise retry (repeatable).
+    #[arg(long = "emulator-fail")]
+    emulator_fail: Vec<String>,
+    /// Concurrent exports in this process (0: API only).
+    #[arg(long, env = "DATAPORT_WORKERS")]
+    workers: Option<usize>,
+    /// Archive part size in bytes.
+    #[arg(long, env = "DATAPORT_PART_SIZE", default_value_t = 2 << 30)]
+    part_size: u64,
+    /// Deflate level of archives, 0-9.
+    #[arg(long, env = "DATAPORT_COMPRESSION_LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=9))]
+    compression_level: u8,
+    /// Days an archive stays downloadable after completion.
+    #[arg(long, env = "DATAPORT_RETENTION_DAYS", default_value_t = 14)]
+    retention_days: i64,
+    /// Seconds a signed download URL stays valid.
+    #[arg(long, env = "DATAPORT_URL_TTL", default_value_t = 6 * 3600)]
+    url_ttl: i64,
+    /// Seconds before a job whose worker stopped heartbeating is taken over.
+    #[arg(long, env = "DATAPORT_LEASE_SECONDS", default_value_t = 20)]
+    lease_seconds: i64,
+    /// Seconds between two initiates of a time-based group.
+    #[arg(long, env = "DATAPORT_COOLDOWN_SECONDS", default_value_t = 86_400)]
+    cooldown_seconds: i64,
+    /// API requests per minute per (user, client); 0 disables the limit.
+    #[arg(long, env = "DATAPORT_RATE_LIMIT", default_value_t = 6000)]
+    rate_limit: u32,
+    /// Download URL signing keys, KID:BASE64URL_SECRET[,…] (the first signs); default: a key kept in the data dir.
+    #[arg(long, env = "DATAPORT_SIGNING_KEYS", hide_env_values = true)]
+    signing_keys: Option<String>,
+    /// Do not create the demo user and client.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log format.
+    #[arg(long, env = "DATAPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Grant resource groups to a client for a user (creating both if needed) and print a fresh
+    /// access token. Works while the server runs.
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Username (created if it does not exist).
+    #[arg(long)]
+    user: String,
+    /// OAuth client id (created if it does not exist).
+    #[arg(long)]
+    client: String,
+    /// Comma-separated resource groups, e.g. myactivity.search,chrome.history.
+    #[arg(long, value_delimiter = ',', required = true)]
+    resources: Vec<String>,
+    /// one-time, 30d or 180d.
+    #[arg(long, default_value = "one-time", value_parser = parse_duration)]
+    access: Duration,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = ACCESS_TOKEN_SECONDS)]
+    token_seconds: i64,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s).ok_or_else(|| format!("{s:?} is not one of one-time, 30d, 180d"))
+}
+
+fn parse_group_records(s: &str) -> Result<(String, u64), String> {
+    let (group, n) = s.split_once('=').ok_or("expected GROUP=N")?;
+    Ok((group.to_owned(), n.parse().map_err(|_| format!("{n:?} is not a number"))?))
+}
+
+const DEMO_USER: &str = "demo";
+const DEMO_CLIENT: &str = "demo-client";
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Admin(AdminCommand::Token(args)) => admin_token(args).await,
+            Command::Migrate(args) => {
+                std::fs::create_dir_all(&args.data_dir)?;
+                let store = SqliteStore::open(&Config::new(&args.data_dir).database_path()).await?;
+                store.close().await;
+                println!("database in {} is up to date", args.data_dir.display());
+                Ok(())
+            }
+        }
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DATAPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let mut config = Config::new(&args.data.data_dir);
+    config.catalogue_path = args.data.catalogue;
+    config.public_origin = args.public_url.unwrap_or_default();
+    config.emulator.records_per_group = args.emulator_records;
+    config.emulator.records_by_group = args.emulator_group_records.into_iter().collect();
+    config.emulator.seed = args.emulator_seed;
+    config.emulator.fail_groups = args.emulator_fail.into_iter().collect();
+    if let Some(workers) = args.workers {
+        config.workers = workers;
+    }
+    config.archive.part_size = args.part_size.max(1);
+    config.archive.compression_level = args.compression_level;
+    config.retention_seconds = args.retention_days * 86_400;
+    config.url_ttl_seconds = args.url_ttl;
+    config.lease_seconds = args.lease_seconds.max(2);
+    config.quota.cooldown_seconds = args.cooldown_seconds;
+    config.rate_limit_per_minute = args.rate_limit;
+    if let Some(keys) = args.signing_keys {
+        config.signing_keys = parse_signing_keys(&keys).map_err(anyhow::Error::msg)?;
+    }
+    let app = Application::build(config, args.listen).await?;
+    let core = app.core();
+    if !args.no_demo {
+        let now = Timestamp::now();
+        core.store.ensure_user(DEMO_USER, now).await?;
+        core.store.ensure_client(&demo_client(), now).await?;
+    }
+    print_banner(&core.config, args.no_demo);
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+fn demo_client() -> Client {
+    Client {
+        id: DEMO_CLIENT.to_owned(),
+        name: "Demo app".to_owned(),
+        redirect_uris: vec!["http://127.0.0.1/callback".to_owned(), "http://localhost/callback".to_owned()],
+        public: true,
+        disabled: false,
+    }
+}
+
+fn print_banner(config: &Config, no_demo: bool) {
+    let origin = &config.public_origin;
+    let dir = config.data_dir.display();
+    println!("dataportd is serving Google's Data Portability API at {origin}");
+    println!("  data directory:     {dir}");
+    println!("  discovery document: {origin}/$discovery/rest?version=v1");
+    println!("  health:             {origin}/healthz");
+    if !no_demo {
+        println!();
+        println!("Next: mint an access token for the demo user and app, then start an export:");
+        println!(
+            "  TOKEN=$(dataportd admin token --data-dir {dir} --user {DEMO_USER} --client {DEMO_CLIENT} --resources myactivity.search --access one-time)"
+        );
+        println!(
+            "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -d '{{\"resources\":[\"myactivity.search\"]}}' {origin}/v1/portabilityArchive:initiate"
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $TOKEN\" {origin}/v1/archiveJobs/JOB_ID/portabilityArchiveState"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn admin_token(args: TokenArgs) -> anyhow::Result<()> {
+    let config = Config::new(&args.data.data_dir);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let catalogue = match &args.data.catalogue {
+        Some(path) => Catalogue::load(path)?,
+        None => Catalogue::built_in(),
+    };
+    if args.token_seconds <= 0 {
+        bail!("--token-seconds must be positive");
+    }
+    let store = SqliteStore::open(&config.database_path()).await?;
+    let now = Timestamp::now();
+    let user = store.ensure_user(&args.user, now).await?;
+    let client = Client {
+        id: args.client.clone(),
+        name: args.client.clone(),
+        redirect_uris: Vec::new(),
+        public: true,
+        disabled: false,
+    };
+    let client = store.ensure_client(&client, now).await?;
+    let scopes = consent::grant(&store, &catalogue, &user.id, &client.id, &args.resources, args.access, now).await?;
+    let token = issue_access_token(&store, &user.id, &client.id, scopes, now, args.token_seconds)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not issue a token: {e}"))?;
+    store.close().await;
+    println!("{token}");
+    Ok(())
+}

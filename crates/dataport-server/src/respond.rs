@@ -1,0 +1,76 @@
+//! Rendering of API responses: JSON (pretty or compact), partial responses, JSONP, and the error
+//! envelope with the headers that go with it.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use dataport_core::ApiError;
+
+use crate::params::SystemParams;
+
+const JSON: &str = "application/json; charset=UTF-8";
+const JAVASCRIPT: &str = "text/javascript; charset=UTF-8";
+
+/// Renders a success body with the request's system parameters.
+pub fn success<T: Serialize>(body: &T, params: &SystemParams) -> Response {
+    let value = match serde_json::to_value(body) {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise a response");
+            return error(&ApiError::Internal, "", params);
+        }
+    };
+    let value = match &params.fields {
+        Some(mask) => mask.apply(value),
+        None => value,
+    };
+    render(StatusCode::OK, &value, params)
+}
+
+/// Renders an error envelope, with `WWW-Authenticate` on 401, `Retry-After` on rate limits and
+/// `Allow` on 405.
+pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
+    let status = err.to_status(domain);
+    let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let value = serde_json::to_value(status.into_envelope()).unwrap_or(Value::Null);
+    let mut response = render(code, &value, params);
+    let headers = response.headers_mut();
+    match err {
+        ApiError::CredentialsMissing => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"dataport\""));
+        }
+        ApiError::AccessTokenInvalid | ApiError::AccessTokenExpired => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"dataport\", error=\"invalid_token\""),
+            );
+        }
+        ApiError::AccessTokenScopeInsufficient => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"dataport\", error=\"insufficient_scope\""),
+            );
+        }
+        ApiError::RateLimitExceeded { retry_after_seconds } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        }
+        ApiError::MethodNotAllowed { allowed } => {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+        }
+        _ => {}
+    }
+    response
+}
+
+fn render(code: StatusCode, value: &Value, params: &SystemParams) -> Response {
+    let json = if params.pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
+        .unwrap_or_else(|_| "{}".to_owned());
+    let mut response = match &params.callback {
+        Some(callback) => (code, [(header::CONTENT_TYPE, JAVASCRIPT)], format!("{callback}({json})")).into_response(),
+        None => (code, [(header::CONTENT_TYPE, JSON)], json).into_response(),
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
