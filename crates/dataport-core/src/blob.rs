@@ -66,12 +66,22 @@ impl LocalBlobStore {
         Ok(File::open(self.path(key)?)?)
     }
 
-    /// Deletes every blob whose key starts with `prefix/` (a no-op when there are none).
+    /// Deletes every blob whose key starts with `prefix/` (a no-op when there are none), and the
+    /// directories above it that this leaves empty.
     pub fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
-        match fs::remove_dir_all(self.path(prefix)?) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        let path = self.path(prefix)?;
+        match fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
         }
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root) {
+            if fs::remove_dir(d).is_err() {
+                break; // not empty, or already gone
+            }
+            dir = d.parent();
+        }
+        Ok(())
     }
 
     /// Deletes the blobs below `prefix/` except the directory `keep` (a direct child name).
@@ -153,8 +163,9 @@ mod tests {
         store.delete_siblings("jobs/a", "2")?;
         assert!(!dir.path().join("jobs/a/1").exists());
         assert!(dir.path().join("jobs/a/2/x").exists());
-        store.delete_prefix("jobs/a")?;
-        assert!(!dir.path().join("jobs/a").exists());
+        store.delete_prefix("jobs/a/2")?;
+        assert!(!dir.path().join("jobs").exists(), "empty parents go too");
+        assert!(dir.path().exists());
         store.delete_prefix("jobs/a")?;
         Ok(())
     }

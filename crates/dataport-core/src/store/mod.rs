@@ -27,6 +27,7 @@ pub enum StoreError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
         match e {
             StoreError::Unavailable(_) => ApiError::Unavailable,
             _ => ApiError::Internal,
@@ -216,4 +217,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<String>, StoreError>;
     /// Records that a job's blobs are gone; its URLs stop working if they had not already.
     async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
+    async fn close(&self);
 }

@@ -79,12 +79,6 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
-    /// Closes both pools, waiting for connections in use.
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
-    }
-
     async fn jobs_of_pair(
         conn: &mut SqliteConnection,
         user_id: &str,
@@ -630,5 +624,10 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
     }
 }

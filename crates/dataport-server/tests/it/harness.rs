@@ -1,0 +1,207 @@
+//! Starts an in-process server and talks to it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dataport_core::auth::issue_access_token;
+use dataport_core::consent::{self, Duration as Access};
+use dataport_core::store::Client;
+use dataport_core::{Config, Dataport};
+use dataport_server::Application;
+use dataport_types::Timestamp;
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+
+/// A running test server.
+pub struct TestApp {
+    pub base: String,
+    pub core: Arc<Dataport>,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and the body parsed as JSON (`Null` when it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Reply {
+    /// The ErrorInfo reason, if the body is an error envelope with one.
+    pub fn reason(&self) -> Option<&str> {
+        self.json["error"]["details"][0]["reason"].as_str()
+    }
+}
+
+impl TestApp {
+    /// A server with emulator defaults and 50 records per group.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose config `tweak` adjusts.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path());
+        config.public_origin = String::new();
+        config.emulator.records_per_group = 50;
+        config.workers = 2;
+        config.lease_seconds = 3;
+        tweak(&mut config);
+        let app = Application::build(config, "127.0.0.1:0".parse().expect("addr")).await.expect("server starts");
+        let base = format!("http://{}", app.local_addr());
+        let core = app.core();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self { base, core, http: reqwest::Client::new(), stop: Some(stop), dir }
+    }
+
+    /// Grants `resources` to (user, client) and returns a fresh access token.
+    pub async fn token(&self, user: &str, client: &str, resources: &[&str], access: Access) -> String {
+        self.token_valid_for(user, client, resources, access, 3599).await
+    }
+
+    pub async fn token_valid_for(
+        &self,
+        user: &str,
+        client: &str,
+        resources: &[&str],
+        access: Access,
+        seconds: i64,
+    ) -> String {
+        let store = self.core.store.as_ref();
+        let now = Timestamp::now();
+        let user = store.ensure_user(user, now).await.expect("user");
+        let client = Client {
+            id: client.to_owned(),
+            name: client.to_owned(),
+            redirect_uris: vec![],
+            public: true,
+            disabled: false,
+        };
+        let client = store.ensure_client(&client, now).await.expect("client");
+        let resources: Vec<String> = resources.iter().map(|s| (*s).to_owned()).collect();
+        let scopes = consent::grant(store, &self.core.catalogue, &user.id, &client.id, &resources, access, now)
+            .await
+            .expect("grant");
+        issue_access_token(store, &user.id, &client.id, scopes, now, seconds).await.expect("token")
+    }
+
+    /// Sends a request; `token` goes in a Bearer header, `body` as is.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, text, json }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &str) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// Initiates an export and returns the job id, asserting success.
+    pub async fn initiate(&self, token: &str, body: &str) -> String {
+        let reply = self.post("/v1/portabilityArchive:initiate", token, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json["archiveJobId"].as_str().expect("archiveJobId").to_owned()
+    }
+
+    pub async fn state(&self, token: &str, id: &str) -> Reply {
+        self.get(&format!("/v1/archiveJobs/{id}/portabilityArchiveState"), token).await
+    }
+
+    /// Polls the job until it leaves IN_PROGRESS (bounded by `timeout`); returns the state body.
+    pub async fn wait_done(&self, token: &str, id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reply = self.state(token, id).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            if reply.json["state"] != "IN_PROGRESS" {
+                return reply.json;
+            }
+            assert!(Instant::now() < deadline, "job {id} still in progress after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Downloads a URL without credentials.
+    pub async fn fetch(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.expect("download")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Checks every file in `manifest.json` against the downloaded parts; returns the manifest.
+pub fn verify_archive(parts: &[Vec<u8>]) -> Value {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let index = parts.last().expect("an index part");
+    let mut index = zip::ZipArchive::new(std::io::Cursor::new(index)).expect("index zip");
+    let mut text = String::new();
+    index.by_name("manifest.json").expect("manifest").read_to_string(&mut text).expect("read");
+    index.by_name("Portability/archive_browser.json").expect("archive browser");
+    let manifest: Value = serde_json::from_str(&text).expect("manifest json");
+    for file in manifest["files"].as_array().expect("files") {
+        let part = file["part"].as_u64().expect("part") as usize;
+        assert!(part < parts.len() - 1, "data files live in data parts");
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&parts[part])).expect("part zip");
+        let mut bytes = Vec::new();
+        zip.by_name(file["path"].as_str().expect("path")).expect("file in part").read_to_end(&mut bytes).expect("read");
+        assert_eq!(bytes.len() as u64, file["size"].as_u64().expect("size"));
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), file["sha256"].as_str().expect("sha256"));
+    }
+    manifest
+}
+
+/// Downloads every URL of a COMPLETE state body.
+pub async fn download_all(app: &TestApp, state: &Value) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    for url in state["urls"].as_array().expect("urls") {
+        let response = app.fetch(url.as_str().expect("url")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        parts.push(response.bytes().await.expect("bytes").to_vec());
+    }
+    parts
+}
+
+/// Replaces what changes from run to run (job ids, times, signatures, ports) with placeholders,
+/// so that snapshots pin the shape and wording of bodies.
+pub fn scrub(value: &Value) -> Value {
+    let text = serde_json::to_string(value).expect("json");
+    let rules = [
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", "[job-id]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
+        (r"http://127\.0\.0\.1:\d+", "[origin]"),
+        (r"exp=\d+&kid=[^&]+&sig=[A-Za-z0-9_-]+", "[signature]"),
+        (r#""retryDelay":"\d+s""#, r#""retryDelay":"[seconds]s""#),
+    ];
+    let text = rules.iter().fold(text, |text, (pattern, with)| {
+        regex::Regex::new(pattern).expect("regex").replace_all(&text, *with).into_owned()
+    });
+    serde_json::from_str(&text).expect("json")
+}

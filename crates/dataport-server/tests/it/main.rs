@@ -1,0 +1,12 @@
+//! Integration tests: the real server in-process on 127.0.0.1:0 with a temporary SQLite file and
+//! blob directory, driven over HTTP. One binary with modules, because every file in `tests/` is a
+//! separate binary to link.
+
+mod bodies;
+mod download;
+mod durability;
+mod errors;
+mod harness;
+mod jobs;
+mod routing;
+mod success;
