@@ -38,10 +38,8 @@ pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
     let mut response = render(code, &value, params);
     let headers = response.headers_mut();
     match err {
-        ApiError::CredentialsMissing => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"dataport\""));
-        }
-        ApiError::AccessTokenInvalid | ApiError::AccessTokenExpired => {
+        // SPEC §4 puts `error="invalid_token"` on every 401, also when credentials are missing.
+        ApiError::CredentialsMissing | ApiError::AccessTokenInvalid | ApiError::AccessTokenExpired => {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"dataport\", error=\"invalid_token\""),
