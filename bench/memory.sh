@@ -40,7 +40,7 @@ import io, json, sys, urllib.request, zipfile
 urls = json.load(sys.stdin)["urls"]
 manifest = json.loads(zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(urls[-1]).read())).read("manifest.json"))
 print(sum(f["size"] for f in manifest["files"]))')
-  kill -TERM "$server"; wait "$server" || true
+  pkill -TERM -P "$server" || true; wait "$server" || true   # $server is /usr/bin/time; stop its child
   rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$dir/time.txt")
   printf '%-8s %-16s %-10.2f %-14.1f %s\n' "${mb}MB" "$exported" "$(echo "$end - $start" | bc)" "$(echo "$rss_kb / 1024" | bc -l)" "$state"
   rm -rf "$dir"
