@@ -34,12 +34,17 @@ pub struct Minted {
 
 /// Mints a new random token with a readable prefix (`dpa_` access, `dpr_` refresh).
 pub fn mint(kind: TokenKind) -> Minted {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let prefix = match kind {
+    mint_secret(match kind {
         TokenKind::Access => "dpa_",
         TokenKind::Refresh => "dpr_",
-    };
+    })
+}
+
+/// Mints 256 random bits, base64url-encoded behind `prefix` (which says what the secret is for:
+/// `dpc_` codes, `dps_` client secrets, `dpk_` session cookies, `dpf_` form tokens).
+pub fn mint_secret(prefix: &str) -> Minted {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
     let value = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_token(&value);
     Minted { value, hash }
@@ -95,6 +100,10 @@ pub async fn issue_access_token(
             created_at: now,
             expires_at: now.plus_seconds(lifetime_seconds),
             revoked_at: None,
+            family: None,
+            code_hash: None,
+            access: None,
+            rotated_at: None,
         })
         .await?;
     Ok(minted.value)

@@ -7,9 +7,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
 use crate::archive::ArchiveSettings;
+use crate::consent::Duration;
 use crate::emulator::EmulatorConfig;
 use crate::grants::Quota;
 use crate::signing::SigningKey;
+use crate::users::ThrottlePolicy;
 
 /// Everything the core needs to run. [`Config::new`] gives emulator-mode defaults.
 #[derive(Clone, Debug)]
@@ -47,6 +49,18 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Prefix that turns a group name into its OAuth scope.
     pub scope_prefix: String,
+    /// Durations the consent page offers (SPEC §6: the operator may restrict them).
+    pub consent_durations: Vec<Duration>,
+    /// Lifetime of access tokens (Google: 3599 s).
+    pub access_token_seconds: i64,
+    /// Lifetime of refresh tokens of one-time grants.
+    pub one_time_refresh_seconds: i64,
+    /// Failed sign-ins allowed per account and per address.
+    pub login_throttle: ThrottlePolicy,
+    /// Trusted-header sign-in (SPEC §10.6): the header carrying the subject id. Off when `None`.
+    pub trusted_header: Option<String>,
+    /// Addresses of the reverse proxies allowed to set `trusted_header`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -71,6 +85,12 @@ impl Config {
             sweep_interval_seconds: 60,
             rate_limit_per_minute: 6000,
             scope_prefix: crate::catalogue::GOOGLE_SCOPE_PREFIX.to_owned(),
+            consent_durations: Duration::ALL.to_vec(),
+            access_token_seconds: crate::auth::ACCESS_TOKEN_SECONDS,
+            one_time_refresh_seconds: 7 * 86_400,
+            login_throttle: ThrottlePolicy::default(),
+            trusted_header: None,
+            trusted_proxies: Vec::new(),
         }
     }
 

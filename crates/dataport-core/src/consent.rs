@@ -16,13 +16,25 @@ pub enum Duration {
 }
 
 impl Duration {
+    /// Every duration, in the order the consent page offers them.
+    pub const ALL: [Self; 3] = [Self::OneTime, Self::Days30, Self::Days180];
+
     /// Parses `one-time`, `30d` or `180d`.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "one-time" => Some(Self::OneTime),
-            "30d" => Some(Self::Days30),
-            "180d" => Some(Self::Days180),
-            _ => None,
+        Self::from_label(s)
+    }
+
+    /// Parses the label [`Duration::label`] gives.
+    pub fn from_label(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.label() == s)
+    }
+
+    /// `one-time`, `30d` or `180d`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OneTime => "one-time",
+            Self::Days30 => "30d",
+            Self::Days180 => "180d",
         }
     }
 

@@ -16,10 +16,12 @@ pub mod emulator;
 pub mod error;
 pub mod grants;
 pub mod jobs;
+pub mod oauth;
 pub mod portability;
 pub mod signing;
 pub mod sources;
 pub mod store;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -61,6 +63,8 @@ pub struct Dataport {
     wake: Notify,
     /// Cancel flags of the exports running in this process, by job id.
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Failed sign-ins, for throttling.
+    pub login_throttle: users::LoginThrottle,
 }
 
 impl Dataport {
@@ -85,13 +89,14 @@ impl Dataport {
         let signer = UrlSigner::new(keys).ok_or_else(|| dir_error(std::io::Error::other("no signing key")))?;
         Ok(Self {
             emulator: Emulator::new(config.emulator.clone()),
-            config,
             store: Arc::new(store),
             catalogue,
             blobs,
             signer,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            login_throttle: users::LoginThrottle::new(config.login_throttle),
+            config,
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::Dataport;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::grants::{InitiateRules, check_access};
-use crate::store::{Job, NewJob};
+use crate::store::{AuditEntry, Job, NewJob};
 
 /// Longest job id accepted in a resource name; longer ones cannot exist.
 const MAX_JOB_ID_LEN: usize = 128;
@@ -75,6 +75,16 @@ impl Dataport {
         let rules = InitiateRules { token_scopes: principal.scopes.clone(), quota: self.config.quota };
         let created = self.store.initiate(&job, &rules).await??;
         self.wake.notify_waiters();
+        self.record(AuditEntry {
+            event: "export.initiated".into(),
+            user_id: Some(principal.user_id.clone()),
+            client_id: Some(principal.client_id.clone()),
+            resources: created.resources.clone(),
+            job_id: Some(created.id.clone()),
+            detail: serde_json::json!({ "accessType": created.access_type.as_str() }),
+            ..AuditEntry::now()
+        })
+        .await;
         Ok(InitiatePortabilityArchiveResponse { archive_job_id: created.id, access_type: created.access_type })
     }
 
@@ -139,6 +149,16 @@ impl Dataport {
         let new_id = uuid::Uuid::new_v4().to_string();
         let created = self.store.retry(&job.id, &new_id, self.config.max_retries, Timestamp::now()).await??;
         self.wake.notify_waiters();
+        self.record(AuditEntry {
+            event: "export.retried".into(),
+            user_id: Some(principal.user_id.clone()),
+            client_id: Some(principal.client_id.clone()),
+            resources: created.resources.clone(),
+            job_id: Some(created.id.clone()),
+            detail: serde_json::json!({ "retryOf": job.id }),
+            ..AuditEntry::now()
+        })
+        .await;
         Ok(RetryPortabilityArchiveResponse { archive_job_id: created.id })
     }
 
@@ -161,6 +181,13 @@ impl Dataport {
     /// cooldown), cancels its running jobs and revokes its archives' URLs.
     pub async fn reset(&self, principal: &Principal) -> Result<Empty, ApiError> {
         self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now()).await?;
+        self.record(AuditEntry {
+            event: "authorization.reset".into(),
+            user_id: Some(principal.user_id.clone()),
+            client_id: Some(principal.client_id.clone()),
+            ..AuditEntry::now()
+        })
+        .await;
         Ok(Empty {})
     }
 

@@ -4,13 +4,16 @@
 use std::io::SeekFrom;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use dataport_core::signing::Signature;
+use dataport_core::store::AuditEntry;
 use dataport_types::{Code, Status};
 
 use crate::AppState;
@@ -40,6 +43,7 @@ fn denied() -> Response {
 /// Serves one part.
 pub async fn handle(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     Path((job, part)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -77,11 +81,21 @@ pub async fn handle(
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
     };
-    tracing::info!(job = %download.job_id, part, bytes = len, "download");
     builder = builder.status(status).header(header::CONTENT_LENGTH, len);
     if method == Method::HEAD {
         return builder.body(Body::empty()).unwrap_or_else(|_| denied());
     }
+    tracing::info!(job = %download.job_id, part, bytes = len, "download");
+    app.core
+        .record(AuditEntry {
+            event: "archive.downloaded".into(),
+            user_id: Some(download.user_id.clone()),
+            client_id: Some(download.client_id.clone()),
+            job_id: Some(download.job_id.clone()),
+            detail: serde_json::json!({ "part": part, "offset": start, "bytes": len, "address": peer.ip().to_string() }),
+            ..AuditEntry::now()
+        })
+        .await;
     let mut file = tokio::fs::File::from_std(download.file);
     if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
         return denied();

@@ -9,6 +9,8 @@ mod api;
 mod discovery;
 mod download;
 mod endpoint;
+mod oauth;
+mod pages;
 mod params;
 mod rate_limit;
 mod respond;
@@ -23,7 +25,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -87,7 +89,8 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx));
-        let result = axum::serve(self.listener, self.router)
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);
@@ -104,6 +107,14 @@ fn router(state: AppState) -> Router {
         .route("/$discovery/rest", get(discovery_doc))
         .route("/discovery/v1/apis/dataportability/{version}/rest", get(discovery_alias))
         .route("/download/{job}/{part}", get(download::handle).head(download::handle))
+        .route("/o/oauth2/v2/auth", get(oauth::authorize))
+        .route("/authorize", get(oauth::authorize))
+        .route("/o/oauth2/v2/login", post(oauth::login))
+        .route("/o/oauth2/v2/consent", get(oauth::consent_page).post(oauth::consent_submit))
+        .route("/o/assets/dataport.css", get(pages::stylesheet))
+        .route("/token", post(oauth::token))
+        .route("/revoke", post(oauth::revoke).get(oauth::revoke))
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .fallback(api::handle)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -1,5 +1,7 @@
 //! `dataportd`: the dataport server and its operator commands.
 
+mod admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -10,6 +12,7 @@ use dataport_core::auth::{ACCESS_TOKEN_SECONDS, issue_access_token};
 use dataport_core::catalogue::Catalogue;
 use dataport_core::consent::{self, Duration};
 use dataport_core::store::{Client, SqliteStore, Store};
+use dataport_core::users::hash_password;
 use dataport_core::{Config, config::parse_signing_keys};
 use dataport_server::Application;
 use dataport_types::Timestamp;
@@ -34,13 +37,13 @@ enum Command {
 }
 
 #[derive(Args)]
-struct DataDir {
+pub(crate) struct DataDir {
     /// Directory holding the database, archives and signing key.
     #[arg(long, env = "DATAPORT_DATA_DIR", default_value = "./dataport-data")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Resource-group catalogue (TOML); default: Google's 73 groups on emulator data.
     #[arg(long, env = "DATAPORT_CATALOGUE")]
-    catalogue: Option<PathBuf>,
+    pub(crate) catalogue: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -92,6 +95,19 @@ struct ServeArgs {
     /// Download URL signing keys, KID:BASE64URL_SECRET[,…] (the first signs); default: a key kept in the data dir.
     #[arg(long, env = "DATAPORT_SIGNING_KEYS", hide_env_values = true)]
     signing_keys: Option<String>,
+    /// Lifetime of access tokens in seconds.
+    #[arg(long, env = "DATAPORT_ACCESS_TOKEN_SECONDS", default_value_t = ACCESS_TOKEN_SECONDS)]
+    access_token_seconds: i64,
+    /// Durations the consent page offers (comma-separated: one-time, 30d, 180d).
+    #[arg(long, env = "DATAPORT_CONSENT_DURATIONS", value_delimiter = ',', default_value = "one-time,30d,180d", value_parser = parse_duration)]
+    consent_durations: Vec<Duration>,
+    /// Trusted-header sign-in: the header, set by your authenticating proxy, that carries the
+    /// user's subject id. Replaces the login page. The proxy must strip it from client requests.
+    #[arg(long, env = "DATAPORT_TRUSTED_HEADER", requires = "trusted_proxy")]
+    trusted_header: Option<String>,
+    /// Address of a proxy allowed to set --trusted-header (repeatable).
+    #[arg(long, env = "DATAPORT_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Do not create the demo user and client.
     #[arg(long)]
     no_demo: bool,
@@ -111,6 +127,14 @@ enum AdminCommand {
     /// Grant resource groups to a client for a user (creating both if needed) and print a fresh
     /// access token. Works while the server runs.
     Token(TokenArgs),
+    /// Manage users who sign in on the consent pages.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Manage OAuth clients (the apps that import data).
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Print the audit log (consents, tokens, exports, downloads, resets).
+    Audit(admin::AuditArgs),
 }
 
 #[derive(Args)]
@@ -145,6 +169,8 @@ fn parse_group_records(s: &str) -> Result<(String, u64), String> {
 
 const DEMO_USER: &str = "demo";
 const DEMO_CLIENT: &str = "demo-client";
+/// The demo user's password: emulator mode is a local stand-in, listening on loopback by default.
+const DEMO_PASSWORD: &str = "demo";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -153,6 +179,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Admin(AdminCommand::Token(args)) => admin_token(args).await,
+            Command::Admin(AdminCommand::User(command)) => admin::user(command).await,
+            Command::Admin(AdminCommand::Client(command)) => admin::client(command).await,
+            Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
             Command::Migrate(args) => {
                 std::fs::create_dir_all(&args.data_dir)?;
                 let store = SqliteStore::open(&Config::new(&args.data_dir).database_path()).await?;
@@ -193,6 +222,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.lease_seconds = args.lease_seconds.max(2);
     config.quota.cooldown_seconds = args.cooldown_seconds;
     config.rate_limit_per_minute = args.rate_limit;
+    config.access_token_seconds = args.access_token_seconds.max(1);
+    config.consent_durations = args.consent_durations;
+    config.trusted_header = args.trusted_header;
+    config.trusted_proxies = args.trusted_proxy;
     if let Some(keys) = args.signing_keys {
         config.signing_keys = parse_signing_keys(&keys).map_err(anyhow::Error::msg)?;
     }
@@ -200,7 +233,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let core = app.core();
     if !args.no_demo {
         let now = Timestamp::now();
-        core.store.ensure_user(DEMO_USER, now).await?;
+        let password =
+            tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
+        if core.store.create_user(DEMO_USER, DEMO_USER, Some(&password), now).await?.is_none() {
+            let existing = core.store.credentials(DEMO_USER).await?;
+            if existing.is_some_and(|c| c.password_hash.is_none()) {
+                core.store.set_password(DEMO_USER, &password).await?;
+            }
+        }
         core.store.ensure_client(&demo_client(), now).await?;
     }
     print_banner(&core.config, args.no_demo);
@@ -208,12 +248,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn demo_client() -> Client {
+    let loopback = [
+        "http://127.0.0.1/",
+        "http://localhost/",
+        "http://[::1]/",
+        "http://127.0.0.1/callback",
+        "http://localhost/callback",
+    ];
     Client {
         id: DEMO_CLIENT.to_owned(),
         name: "Demo app".to_owned(),
-        redirect_uris: vec!["http://127.0.0.1/callback".to_owned(), "http://localhost/callback".to_owned()],
+        redirect_uris: loopback.iter().map(|u| (*u).to_owned()).collect(),
         public: true,
         disabled: false,
+        secret_hash: None,
     }
 }
 
@@ -226,7 +274,14 @@ fn print_banner(config: &Config, no_demo: bool) {
     println!("  health:             {origin}/healthz");
     if !no_demo {
         println!();
-        println!("Next: mint an access token for the demo user and app, then start an export:");
+        println!(
+            "Demo: user {DEMO_USER} (password {DEMO_PASSWORD:?}), public OAuth client {DEMO_CLIENT} (loopback redirects, PKCE)."
+        );
+        println!(
+            "  authorize: {origin}/o/oauth2/v2/auth   token: {origin}/token   metadata: {origin}/.well-known/oauth-authorization-server"
+        );
+        println!();
+        println!("Or skip the consent pages: mint an access token for the demo user and app, then start an export:");
         println!(
             "  TOKEN=$(dataportd admin token --data-dir {dir} --user {DEMO_USER} --client {DEMO_CLIENT} --resources myactivity.search --access one-time)"
         );
@@ -281,6 +336,7 @@ async fn admin_token(args: TokenArgs) -> anyhow::Result<()> {
         redirect_uris: Vec::new(),
         public: true,
         disabled: false,
+        secret_hash: None,
     };
     let client = store.ensure_client(&client, now).await?;
     let scopes = consent::grant(&store, &catalogue, &user.id, &client.id, &args.resources, args.access, now).await?;

@@ -51,8 +51,11 @@ pub struct Client {
     pub id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    /// Public clients (native apps) have no secret and must use PKCE.
     pub public: bool,
     pub disabled: bool,
+    /// SHA-256 (hex) of a confidential client's secret.
+    pub secret_hash: Option<String>,
 }
 
 /// What one (user, client) pair may export of one group.
@@ -88,6 +91,114 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// Refresh-token family: the refresh tokens of one authorization and their access tokens.
+    pub family: Option<String>,
+    /// Hash of the authorization code the family came from.
+    pub code_hash: Option<String>,
+    /// The consent duration behind the token (`one-time`, `30d`, `180d`).
+    pub access: Option<String>,
+    /// When a refresh token was exchanged for a new one; presenting it again is reuse.
+    pub rotated_at: Option<Timestamp>,
+}
+
+/// A user with the stored password hash, for sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: User,
+    /// Argon2id PHC string; `None` for users who cannot sign in with a password.
+    pub password_hash: Option<String>,
+}
+
+/// An authorization code as stored (only its hash identifies it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthCode {
+    pub hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub scopes: Vec<String>,
+    pub access: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What redeeming a code found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use: the code is now spent.
+    Fresh(AuthCode),
+    /// The code was used before; every token issued from it has just been revoked.
+    Replayed,
+    Unknown,
+}
+
+/// What presenting a refresh token found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// Valid: it is now rotated out and the caller issues its successor.
+    Fresh(Box<TokenRecord>),
+    /// It was already rotated (stolen or replayed): its whole family has just been revoked.
+    Reused,
+    /// Unknown, revoked, expired, or not a refresh token.
+    Invalid,
+}
+
+/// A sign-in session of the login and consent pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the cookie value.
+    pub hash: String,
+    pub user_id: Option<String>,
+    pub expires_at: Timestamp,
+}
+
+/// An authorization request waiting for login and consent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    pub id: String,
+    pub session_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub scopes: Vec<String>,
+    pub code_challenge: Option<String>,
+    /// `include_granted_scopes=true` was requested.
+    pub include_granted_scopes: bool,
+    pub expires_at: Timestamp,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Event-specific facts (e.g. part, bytes and client address of a download).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// An empty entry stamped now; fill in the event and what applies.
+    pub fn now() -> Self {
+        Self {
+            at: Timestamp::now(),
+            event: String::new(),
+            user_id: None,
+            client_id: None,
+            resources: Vec::new(),
+            job_id: None,
+            detail: serde_json::Value::Null,
+        }
+    }
 }
 
 /// One archive part of a completed job.
@@ -220,4 +331,49 @@ pub trait Store: Send + Sync {
 
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
     async fn close(&self);
+
+    /// Creates a user; `Ok(None)` when the username is taken.
+    async fn create_user(
+        &self,
+        username: &str,
+        subject: &str,
+        password_hash: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError>;
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+    /// Sets a user's password hash; false when there is no such user.
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError>;
+    /// Disables or enables a user; disabling revokes their tokens. False when there is no such user.
+    async fn set_user_disabled(&self, username: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError>;
+    /// Creates a client; `Ok(false)` when the id is taken.
+    async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError>;
+    async fn clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Disables or enables a client; disabling revokes its tokens. False when there is no such client.
+    async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError>;
+    async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
+    async fn set_session_user(&self, hash: &str, user_id: &str) -> Result<(), StoreError>;
+    async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError>;
+    async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError>;
+    /// Moves a pending authorization to another session (the one a sign-in creates).
+    async fn rebind_pending(&self, id: &str, session_hash: &str) -> Result<(), StoreError>;
+    /// Removes a pending authorization; true if this call removed it (so it is used only once).
+    async fn take_pending(&self, id: &str) -> Result<bool, StoreError>;
+
+    async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError>;
+    /// Spends a code; a second redemption revokes what the first one issued (RFC 6749 §4.1.2).
+    async fn redeem_code(&self, hash: &str, now: Timestamp) -> Result<Redemption, StoreError>;
+    /// Rotates a refresh token out; reuse of a rotated one revokes its family (RFC 9700 §4.14.2).
+    async fn rotate_refresh(&self, hash: &str, now: Timestamp) -> Result<Rotation, StoreError>;
+    /// Revokes a token; a refresh token takes its family (its access tokens) with it. Returns
+    /// the token if it existed.
+    async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError>;
+    /// Revokes every token of a family, e.g. when the client presenting it is not its owner.
+    async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Appends to the audit log.
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The newest `limit` audit entries, oldest first.
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 }

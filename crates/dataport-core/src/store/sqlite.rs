@@ -14,7 +14,10 @@ use dataport_types::{AccessType, State, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{Client, Grant, Job, Lease, NewJob, Part, Store, StoreError, TokenKind, TokenRecord, User};
+use super::{
+    AuditEntry, AuthCode, Client, Credentials, Grant, Job, Lease, NewJob, Part, PendingAuthorization, Redemption,
+    Rotation, Session, Store, StoreError, TokenKind, TokenRecord, User,
+};
 use crate::error::ApiError;
 use crate::grants::{GrantAccess, InitiateRules, check_initiate};
 
@@ -233,6 +236,7 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
         redirect_uris: serde_json::from_str(&uris).map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?,
         public: row.try_get::<i64, _>("public")? != 0,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        secret_hash: row.try_get("secret_hash")?,
     })
 }
 
@@ -251,8 +255,15 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
+        family: row.try_get("family")?,
+        code_hash: row.try_get("code_hash")?,
+        access: row.try_get("access")?,
+        rotated_at: opt_ts(row, "rotated_at")?,
     })
 }
+
+const TOKEN_SELECT: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
+     code_hash, access, rotated_at FROM tokens WHERE hash = ?";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -284,28 +295,31 @@ impl Store for SqliteStore {
     async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
         let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO clients (id, name, redirect_uris, public, created_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&client.id)
         .bind(&client.name)
         .bind(uris)
         .bind(i64::from(client.public))
+        .bind(&client.secret_hash)
         .bind(now.micros())
         .execute(&self.writer)
         .await?;
-        let row = sqlx::query("SELECT id, name, redirect_uris, public, disabled FROM clients WHERE id = ?")
-            .bind(&client.id)
-            .fetch_one(&self.writer)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
+                .bind(&client.id)
+                .fetch_one(&self.writer)
+                .await?;
         client_from_row(&row)
     }
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query("SELECT id, name, redirect_uris, public, disabled FROM clients WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
         row.as_ref().map(client_from_row).transpose()
     }
 
@@ -345,8 +359,8 @@ impl Store for SqliteStore {
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
+             code_hash, access) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.hash)
         .bind(match token.kind {
@@ -359,18 +373,16 @@ impl Store for SqliteStore {
         .bind(token.created_at.micros())
         .bind(token.expires_at.micros())
         .bind(token.revoked_at.map(Timestamp::micros))
+        .bind(&token.family)
+        .bind(&token.code_hash)
+        .bind(&token.access)
         .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?",
-        )
-        .bind(hash)
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&self.reader).await?;
         row.as_ref().map(token_from_row).transpose()
     }
 
@@ -629,5 +641,381 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        subject: &str,
+        password_hash: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let done = sqlx::query(
+            "INSERT INTO users (id, username, subject, password_hash, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(subject)
+        .bind(password_hash)
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok((done.rows_affected() == 1).then(|| User {
+            id,
+            username: username.to_owned(),
+            subject: subject.to_owned(),
+            disabled: false,
+        }))
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled, password_hash FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| Ok(Credentials { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? }))
+            .transpose()
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+            .bind(password_hash)
+            .bind(username)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_disabled(&self, username: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+            .bind(i64::from(disabled))
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query(
+                "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL \
+                 AND user_id = (SELECT id FROM users WHERE username = ?)",
+            )
+            .bind(now.micros())
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError> {
+        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
+        let done = sqlx::query(
+            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(uris)
+        .bind(i64::from(client.public))
+        .bind(&client.secret_hash)
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("UPDATE clients SET disabled = ? WHERE id = ?")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id = ?")
+                .bind(now.micros())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now.micros()).execute(&self.writer).await?;
+        sqlx::query("INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&session.hash)
+            .bind(&session.user_id)
+            .bind(now.micros())
+            .bind(session.expires_at.micros())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT hash, user_id, expires_at FROM sessions WHERE hash = ? AND expires_at > ?")
+            .bind(hash)
+            .bind(now.micros())
+            .fetch_optional(&self.writer)
+            .await?;
+        row.map(|row| {
+            Ok(Session {
+                hash: row.try_get("hash")?,
+                user_id: row.try_get("user_id")?,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_session_user(&self, hash: &str, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET user_id = ? WHERE hash = ?")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_authorizations WHERE expires_at < ?")
+            .bind(now.micros())
+            .execute(&self.writer)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_authorizations (id, session_hash, client_id, redirect_uri, state, scopes, \
+             code_challenge, include_granted, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&pending.id)
+        .bind(&pending.session_hash)
+        .bind(&pending.client_id)
+        .bind(&pending.redirect_uri)
+        .bind(&pending.state)
+        .bind(pending.scopes.join(" "))
+        .bind(&pending.code_challenge)
+        .bind(i64::from(pending.include_granted_scopes))
+        .bind(now.micros())
+        .bind(pending.expires_at.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, session_hash, client_id, redirect_uri, state, scopes, code_challenge, include_granted, expires_at \
+             FROM pending_authorizations WHERE id = ? AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(now.micros())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|row| {
+            Ok(PendingAuthorization {
+                id: row.try_get("id")?,
+                session_hash: row.try_get("session_hash")?,
+                client_id: row.try_get("client_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                state: row.try_get("state")?,
+                scopes: words(&row.try_get::<String, _>("scopes")?),
+                code_challenge: row.try_get("code_challenge")?,
+                include_granted_scopes: row.try_get::<i64, _>("include_granted")? != 0,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rebind_pending(&self, id: &str, session_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE pending_authorizations SET session_hash = ? WHERE id = ?")
+            .bind(session_hash)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(id).execute(&self.writer).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&code.hash)
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(code.scopes.join(" "))
+        .bind(&code.access)
+        .bind(code.created_at.micros())
+        .bind(code.expires_at.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, hash: &str, now: Timestamp) -> Result<Redemption, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, created_at, expires_at, \
+             used_at FROM auth_codes WHERE hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(Redemption::Unknown) };
+        if opt_ts(&row, "used_at")?.is_some() {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL")
+                .bind(now.micros())
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Redemption::Replayed);
+        }
+        sqlx::query("UPDATE auth_codes SET used_at = ? WHERE hash = ?")
+            .bind(now.micros())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Redemption::Fresh(AuthCode {
+            hash: row.try_get("hash")?,
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            code_challenge: row.try_get("code_challenge")?,
+            scopes: words(&row.try_get::<String, _>("scopes")?),
+            access: row.try_get("access")?,
+            created_at: ts(&row, "created_at")?,
+            expires_at: ts(&row, "expires_at")?,
+        }))
+    }
+
+    async fn rotate_refresh(&self, hash: &str, now: Timestamp) -> Result<Rotation, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+            return Ok(Rotation::Invalid);
+        };
+        let token = token_from_row(&row)?;
+        if token.kind != TokenKind::Refresh {
+            return Ok(Rotation::Invalid);
+        }
+        if token.rotated_at.is_some() {
+            if let Some(family) = &token.family {
+                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
+                    .bind(now.micros())
+                    .bind(family)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        if token.revoked_at.is_some() || token.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        sqlx::query("UPDATE tokens SET rotated_at = ? WHERE hash = ?")
+            .bind(now.micros())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rotation::Fresh(Box::new(token)))
+    }
+
+    async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let token = token_from_row(&row)?;
+        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?")
+            .bind(now.micros())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        if let (TokenKind::Refresh, Some(family)) = (token.kind, &token.family) {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
+                .bind(now.micros())
+                .bind(family)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
+    async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
+            .bind(now.micros())
+            .bind(family)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
+        sqlx::query(
+            "INSERT INTO audit (at, event, user_id, client_id, resources, job_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(entry.at.micros())
+        .bind(&entry.event)
+        .bind(&entry.user_id)
+        .bind(&entry.client_id)
+        .bind((!entry.resources.is_empty()).then(|| entry.resources.join(" ")))
+        .bind(&entry.job_id)
+        .bind(detail)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, event, user_id, client_id, resources, job_id, detail FROM \
+             (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: Option<String> = row.try_get("detail")?;
+                Ok(AuditEntry {
+                    at: ts(row, "at")?,
+                    event: row.try_get("event")?,
+                    user_id: row.try_get("user_id")?,
+                    client_id: row.try_get("client_id")?,
+                    resources: row.try_get::<Option<String>, _>("resources")?.as_deref().map(words).unwrap_or_default(),
+                    job_id: row.try_get("job_id")?,
+                    detail: detail
+                        .map(|d| serde_json::from_str(&d))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
     }
 }

@@ -63,6 +63,10 @@ async fn e2_unknown_malformed_or_wrong_scheme_token() {
             created_at: Timestamp::now(),
             expires_at: Timestamp::now().plus_seconds(3600),
             revoked_at: None,
+            family: None,
+            code_hash: None,
+            access: None,
+            rotated_at: None,
         })
         .await
         .expect("insert");
@@ -96,6 +100,10 @@ async fn e4_token_without_portability_scope() {
             created_at: Timestamp::now(),
             expires_at: Timestamp::now().plus_seconds(3600),
             revoked_at: None,
+            family: None,
+            code_hash: None,
+            access: None,
+            rotated_at: None,
         })
         .await
         .expect("insert");

@@ -83,6 +83,7 @@ impl TestApp {
             redirect_uris: vec![],
             public: true,
             disabled: false,
+            secret_hash: None,
         };
         let client = store.ensure_client(&client, now).await.expect("client");
         let resources: Vec<String> = resources.iter().map(|s| (*s).to_owned()).collect();

@@ -8,5 +8,6 @@ mod durability;
 mod errors;
 mod harness;
 mod jobs;
+mod oauth;
 mod routing;
 mod success;

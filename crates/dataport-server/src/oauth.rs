@@ -1,0 +1,444 @@
+//! HTTP side of the authorization server (SPEC §10): the sign-in and consent pages with their
+//! session cookie and CSRF tokens, and the token, revocation and metadata endpoints. The rules
+//! live in `dataport_core::oauth`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode_str;
+
+use dataport_core::auth::{hash_token, mint_secret};
+use dataport_core::consent::Duration;
+use dataport_core::oauth::{AuthorizationRequest, AuthorizeError, Consent, OAuthError, SESSION_SECONDS, TokenRequest};
+use dataport_core::store::Session;
+use dataport_core::users::{decoy_hash, verify_password};
+use dataport_types::Timestamp;
+
+use crate::AppState;
+use crate::pages::{self, ConsentPage, GroupChoice, LoginPage};
+
+const CONSENT_PATH: &str = "/o/oauth2/v2/consent";
+
+fn cookie_name(app: &AppState) -> &'static str {
+    if app.core.config.public_origin.starts_with("https://") { "__Host-dataport_session" } else { "dataport_session" }
+}
+
+/// A live sign-in session and the CSRF token its forms carry.
+struct Browser {
+    session: Session,
+    csrf: String,
+}
+
+/// The CSRF token of a session: derived from the cookie value, so it is never stored, and useless
+/// without the cookie that only the browser has.
+fn csrf_of(cookie_value: &str) -> String {
+    hash_token(&format!("csrf:{cookie_value}"))
+}
+
+/// The session named by the request's cookie, if it is live.
+async fn current_session(app: &AppState, headers: &HeaderMap) -> Option<Browser> {
+    let name = cookie_name(app);
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))?;
+    let session = app.core.store.session(&hash_token(&value), Timestamp::now()).await.ok().flatten()?;
+    Some(Browser { session, csrf: csrf_of(&value) })
+}
+
+/// Starts a session (optionally signed in) and returns it with its `Set-Cookie` value.
+async fn start_session(app: &AppState, user_id: Option<&str>) -> Option<(Browser, HeaderValue)> {
+    let value = mint_secret("dpk_").value;
+    let now = Timestamp::now();
+    let session = Session {
+        hash: hash_token(&value),
+        user_id: user_id.map(str::to_owned),
+        expires_at: now.plus_seconds(SESSION_SECONDS),
+    };
+    app.core.store.insert_session(&session, now).await.ok()?;
+    let secure = if app.core.config.public_origin.starts_with("https://") { "; Secure" } else { "" };
+    let cookie =
+        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}", cookie_name(app));
+    Some((Browser { session, csrf: csrf_of(&value) }, HeaderValue::from_str(&cookie).ok()?))
+}
+
+fn unavailable() -> Response {
+    pages::error(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is currently unavailable.")
+}
+
+fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// 303 to `location`, with the page security headers.
+fn see_other(location: &str) -> Response {
+    pages::secure(Redirect::to(location).into_response())
+}
+
+/// `GET /o/oauth2/v2/auth` (and `/authorize`): validates the request, then shows sign-in or
+/// goes straight to consent for a signed-in session.
+pub async fn authorize(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(request): Query<AuthorizationRequest>,
+) -> Response {
+    let (browser, cookie) = match current_session(&app, &headers).await {
+        Some(browser) => (browser, None),
+        None => match start_session(&app, None).await {
+            Some((browser, cookie)) => (browser, Some(cookie)),
+            None => return unavailable(),
+        },
+    };
+    let consent = match app.core.begin_authorization(&request, &browser.session.hash).await {
+        Ok(consent) => consent,
+        Err(AuthorizeError::Page(message)) => {
+            return with_cookie(
+                pages::error(StatusCode::BAD_REQUEST, "This app's request is invalid", &message),
+                cookie,
+            );
+        }
+        Err(AuthorizeError::Redirect(to)) => return with_cookie(see_other(&to), cookie),
+        Err(AuthorizeError::Store) => return unavailable(),
+    };
+    let consent_url = format!("{CONSENT_PATH}?request={}", consent.pending.id);
+    if let Some(header_name) = &app.core.config.trusted_header {
+        return trusted_sign_in(&app, peer, &headers, header_name, &consent, &consent_url).await;
+    }
+    if browser.session.user_id.is_some() && request.prompt.as_deref() != Some("login") {
+        return with_cookie(see_other(&consent_url), cookie);
+    }
+    let page = LoginPage {
+        client_name: &consent.client.name,
+        request_id: &consent.pending.id,
+        csrf: &browser.csrf,
+        username: request.login_hint.as_deref().unwrap_or_default(),
+        error: None,
+    };
+    with_cookie(pages::html(StatusCode::OK, &page), cookie)
+}
+
+/// Trusted-header sign-in (SPEC §10.6): only from a configured proxy address.
+async fn trusted_sign_in(
+    app: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    header_name: &str,
+    consent: &Consent,
+    consent_url: &str,
+) -> Response {
+    let from_proxy = app.core.config.trusted_proxies.contains(&peer.ip());
+    let subject = headers.get(header_name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty());
+    let (true, Some(subject)) = (from_proxy, subject) else {
+        tracing::warn!(%peer, "trusted-header sign-in refused: not from a trusted proxy, or no header");
+        return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
+    };
+    let now = Timestamp::now();
+    let Ok(user) = app.core.store.ensure_user(subject, now).await else { return unavailable() };
+    if user.disabled {
+        return pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled.");
+    }
+    let Some((browser, cookie)) = start_session(app, Some(&user.id)).await else { return unavailable() };
+    if app.core.store.rebind_pending(&consent.pending.id, &browser.session.hash).await.is_err() {
+        return unavailable();
+    }
+    with_cookie(see_other(consent_url), Some(cookie))
+}
+
+/// Parses a form body; repeated fields are kept in order.
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn csrf_ok(browser: &Browser, form: &[(String, String)]) -> bool {
+    let given = field(form, "csrf").unwrap_or_default();
+    given.len() == browser.csrf.len()
+        && given.bytes().zip(browser.csrf.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+fn forbidden_csrf() -> Response {
+    pages::error(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "This form has expired or did not come from this site. Go back and try again.",
+    )
+}
+
+fn expired_request() -> Response {
+    pages::error(
+        StatusCode::BAD_REQUEST,
+        "This request has expired",
+        "The sign-in request has expired or was already used. Return to the app and start again.",
+    )
+}
+
+/// `POST /o/oauth2/v2/login`: checks the password (throttled), then signs the session in.
+pub async fn login(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = form(&body);
+    let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
+    if !csrf_ok(&browser, &form) {
+        return forbidden_csrf();
+    }
+    let request_id = field(&form, "request").unwrap_or_default();
+    let consent = match app.core.pending_consent(request_id, &browser.session).await {
+        Ok(Some(consent)) => consent,
+        Ok(None) => return expired_request(),
+        Err(_) => return unavailable(),
+    };
+    let username = field(&form, "username").unwrap_or_default().trim().to_owned();
+    let password = field(&form, "password").unwrap_or_default().to_owned();
+    let retry = |status, error: &str| {
+        pages::html(
+            status,
+            &LoginPage {
+                client_name: &consent.client.name,
+                request_id,
+                csrf: &browser.csrf,
+                username: &username,
+                error: Some(error),
+            },
+        )
+    };
+    if let Err(wait) = app.core.login_throttle.check(&username, Some(peer.ip())) {
+        tracing::warn!(%peer, "sign-in throttled");
+        let minutes = wait.div_ceil(60);
+        return retry(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed attempts. Try again in {minutes} minutes."),
+        );
+    }
+    let credentials = match app.core.store.credentials(&username).await {
+        Ok(credentials) => credentials,
+        Err(_) => return unavailable(),
+    };
+    let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    let checked = tokio::task::spawn_blocking(move || verify_password(&password, &phc.unwrap_or_else(decoy_hash)))
+        .await
+        .unwrap_or(false);
+    let user = match credentials {
+        Some(c) if checked && !c.user.disabled => c.user,
+        Some(c) if checked => {
+            return retry(StatusCode::FORBIDDEN, &format!("The account {} is disabled.", c.user.username));
+        }
+        _ => {
+            app.core.login_throttle.failed(&username, Some(peer.ip()));
+            app.core
+                .record(dataport_core::store::AuditEntry {
+                    event: "login.failed".into(),
+                    detail: serde_json::json!({ "username": username, "address": peer.ip().to_string() }),
+                    ..dataport_core::store::AuditEntry::now()
+                })
+                .await;
+            return retry(StatusCode::UNAUTHORIZED, "Wrong username or password.");
+        }
+    };
+    app.core.login_throttle.succeeded(&username);
+    // A fresh session on sign-in, so that a session id planted before it is worth nothing.
+    let Some((signed_in, cookie)) = start_session(&app, Some(&user.id)).await else { return unavailable() };
+    if app.core.store.rebind_pending(&consent.pending.id, &signed_in.session.hash).await.is_err() {
+        return unavailable();
+    }
+    with_cookie(see_other(&format!("{CONSENT_PATH}?request={}", consent.pending.id)), Some(cookie))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ConsentQuery {
+    request: Option<String>,
+}
+
+/// The signed-in user and the pending request of a consent step, or the page to show instead.
+async fn consent_context(app: &AppState, session: &Session, request_id: &str) -> Result<(Consent, String), Response> {
+    let Some(user_id) = session.user_id.clone() else { return Err(expired_request()) };
+    match app.core.pending_consent(request_id, session).await {
+        Ok(Some(consent)) => Ok((consent, user_id)),
+        Ok(None) => Err(expired_request()),
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// `GET /o/oauth2/v2/consent?request=…`: the consent page.
+pub async fn consent_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ConsentQuery>,
+) -> Response {
+    let Some(browser) = current_session(&app, &headers).await else { return expired_request() };
+    let (consent, user_id) =
+        match consent_context(&app, &browser.session, query.request.as_deref().unwrap_or_default()).await {
+            Ok(context) => context,
+            Err(page) => return page,
+        };
+    match app.core.incremental_auth_refusal(&consent, &user_id).await {
+        Ok(Some(to)) => return see_other(&to),
+        Ok(None) => {}
+        Err(_) => return unavailable(),
+    }
+    let username = match app.core.store.user(&user_id).await {
+        Ok(Some(user)) if !user.disabled => user.username,
+        Ok(_) => return pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled."),
+        Err(_) => return unavailable(),
+    };
+    let groups = consent
+        .pending
+        .scopes
+        .iter()
+        .filter_map(|name| app.core.catalogue.get(name))
+        .map(|g| GroupChoice { name: g.name.clone(), title: g.title.clone(), description: g.description.clone() })
+        .collect();
+    let redirect_host = redirect_host(&consent.pending.redirect_uri);
+    let page = ConsentPage {
+        client_name: &consent.client.name,
+        redirect_host: &redirect_host,
+        username: &username,
+        request_id: &consent.pending.id,
+        csrf: &browser.csrf,
+        groups,
+        durations: pages::duration_choices(&app.core.config.consent_durations),
+    };
+    pages::html(StatusCode::OK, &page)
+}
+
+/// The host (and port) of a redirect URI, as the consent page names it.
+fn redirect_host(uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or_default().to_owned()
+}
+
+/// `POST /o/oauth2/v2/consent`: Allow or Deny.
+pub async fn consent_submit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = form(&body);
+    let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
+    if !csrf_ok(&browser, &form) {
+        return forbidden_csrf();
+    }
+    let (consent, user_id) =
+        match consent_context(&app, &browser.session, field(&form, "request").unwrap_or_default()).await {
+            Ok(context) => context,
+            Err(page) => return page,
+        };
+    let outcome = if field(&form, "action") == Some("allow") {
+        let groups: Vec<String> = form.iter().filter(|(k, _)| k == "group").map(|(_, v)| v.clone()).collect();
+        let duration = field(&form, "duration").and_then(Duration::from_label).unwrap_or(Duration::OneTime);
+        app.core.allow(&consent, &user_id, &groups, duration).await
+    } else {
+        app.core.deny(&consent, &user_id).await
+    };
+    match outcome {
+        Ok(Some(to)) => see_other(&to),
+        Ok(None) => expired_request(),
+        Err(_) => unavailable(),
+    }
+}
+
+fn oauth_error(e: OAuthError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, no_store(), Json(&e)).into_response();
+    if e.basic_challenge {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dataport\""));
+    }
+    response
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")]
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-urlencoded).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let invalid = || OAuthError { basic_challenge: true, ..invalid_client() };
+    let value = value.to_str().map_err(|_| invalid())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else { return Err(invalid()) };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(invalid());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
+    Ok(Some((decode(id).map_err(|_| invalid())?, decode(secret).map_err(|_| invalid())?)))
+}
+
+fn invalid_client() -> OAuthError {
+    OAuthError {
+        status: 401,
+        error: "invalid_client",
+        error_description: "Client authentication failed.".into(),
+        basic_challenge: false,
+    }
+}
+
+fn invalid_request(description: &str) -> OAuthError {
+    OAuthError { status: 400, error: "invalid_request", error_description: description.into(), basic_challenge: false }
+}
+
+/// `POST /token`.
+pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = match basic_credentials(&headers) {
+        Ok(basic) => basic,
+        Err(e) => return oauth_error(e),
+    };
+    let form = form(&body);
+    let mut seen: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return oauth_error(invalid_request("A parameter was given more than once."));
+    }
+    let get = |name: &str| field(&form, name).map(str::to_owned);
+    let request = TokenRequest {
+        grant_type: get("grant_type"),
+        code: get("code"),
+        redirect_uri: get("redirect_uri"),
+        code_verifier: get("code_verifier"),
+        refresh_token: get("refresh_token"),
+        scope: get("scope"),
+        client_id: get("client_id"),
+        client_secret: get("client_secret"),
+    };
+    match app.core.token(request, basic).await {
+        Ok(response) => (StatusCode::OK, no_store(), Json(response)).into_response(),
+        Err(e) => oauth_error(e),
+    }
+}
+
+/// `POST /revoke` (RFC 7009), also Google's `?token=` form: 200 whether or not the token exists.
+pub async fn revoke(State(app): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    let mut params = form(&body);
+    params.extend(form(query.unwrap_or_default().as_bytes()));
+    let Some(token) = field(&params, "token").filter(|t| !t.is_empty()) else {
+        return oauth_error(invalid_request("token is required."));
+    };
+    match app.core.revoke(token).await {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(_) => oauth_error(OAuthError {
+            status: 503,
+            error: "temporarily_unavailable",
+            error_description: "The service is currently unavailable.".into(),
+            basic_challenge: false,
+        }),
+    }
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub async fn metadata(State(app): State<AppState>) -> Response {
+    Json(app.core.oauth_metadata()).into_response()
+}
