@@ -9,5 +9,6 @@ mod errors;
 mod harness;
 mod jobs;
 mod oauth;
+mod operator;
 mod routing;
 mod success;

@@ -34,8 +34,18 @@ pub struct Page {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.base)
+    }
+
+    /// A browser for the server at `base`.
+    pub fn at(base: &str) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { http, cookie: None, base: app.base.clone() }
+        Self { http, cookie: None, base: base.to_owned() }
+    }
+
+    /// The session cookie (`name=value`), once the server has set one.
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
     }
 
     async fn finish(&mut self, response: reqwest::Response) -> Page {
@@ -824,4 +834,54 @@ async fn the_oauth2_crate_completes_code_pkce_and_refresh() {
     assert_ne!(refreshed.access_token().secret(), tokens.access_token().secret());
     let reply = app.post("/v1/accessType:check", refreshed.access_token().secret(), "{}").await;
     assert_eq!(reply.json["timeBasedResources"], serde_json::json!(["myactivity.search"]));
+}
+
+#[tokio::test]
+async fn trusted_header_sign_in_only_from_the_proxy() {
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_header = Some("X-Forwarded-User".into());
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    client(&app, "native", None).await;
+    let request = Authorize {
+        client_id: "native",
+        redirect_uri: REDIRECT,
+        groups: &["myactivity.search"],
+        challenge: Some(CHALLENGE),
+        extra: "",
+    };
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let no_header = http.get(format!("{}{}", app.base, request.path())).send().await.expect("get");
+    assert_eq!(no_header.status(), StatusCode::FORBIDDEN, "no login form to fall back to");
+    let signed_in = http
+        .get(format!("{}{}", app.base, request.path()))
+        .header("X-Forwarded-User", "subject-42")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let consent_path = signed_in.headers()[LOCATION].to_str().expect("location").to_owned();
+    let page = http.get(format!("{}{consent_path}", app.base)).header(COOKIE, &cookie).send().await.expect("consent");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Signed in as <strong>subject-42</strong>"), "{html}");
+    let user = app.core.store.credentials("subject-42").await.expect("store").expect("user created");
+    assert_eq!(user.user.subject, "subject-42");
+
+    // The same header from an address that is not a configured proxy is ignored.
+    let elsewhere = TestApp::spawn_with(|c| {
+        c.trusted_header = Some("X-Forwarded-User".into());
+        c.trusted_proxies = vec!["10.9.9.9".parse().expect("ip")];
+    })
+    .await;
+    client(&elsewhere, "native", None).await;
+    let refused = http
+        .get(format!("{}{}", elsewhere.base, request.path()))
+        .header("X-Forwarded-User", "admin")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(elsewhere.core.store.credentials("admin").await.expect("store").is_none());
 }
