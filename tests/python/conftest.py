@@ -4,12 +4,20 @@ A session-scoped ``dataportd serve`` is started on a free loopback port with a
 temporary data directory; tests mint their own (user, client) grants through
 ``dataportd admin token`` so that they never share quota, cooldown or job state.
 
+The OAuth suites (test_oauth_installed_app.py, test_consent_browser.py) create
+their own users and clients with ``dataportd admin user add`` / ``admin client
+add`` and go through the real authorization server (SPEC §10); the helpers for
+that (``Server.add_user`` / ``add_client`` / ``audit``, ``HeadlessUser``, which
+plays the user's browser with ``requests``) live here too.
+
 Environment:
   DATAPORTD  path of the dataportd binary (default: <repo>/target/debug/dataportd)
 """
 
 from __future__ import annotations
 
+import html.parser
+import json
 import os
 import re
 import shutil
@@ -18,8 +26,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -46,6 +55,13 @@ SMALL_RECORDS = 25
 # Multi-part archives: a part size far below one group's data.
 MULTIPART_RECORDS = 200
 MULTIPART_PART_SIZE = 3000
+
+# The OAuth suites: access tokens of the `short_token_server` live this long, so that an
+# app's credentials must refresh themselves against /token during a test.
+SHORT_ACCESS_TOKEN_S = 3
+SCOPE_PREFIX = "https://www.googleapis.com/auth/dataportability."
+# Created by emulator mode (SPEC §13): a public client with loopback redirect URIs.
+DEMO_USER, DEMO_PASSWORD, DEMO_CLIENT = "demo", "demo", "demo-client"
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -197,6 +213,53 @@ class Server:
         )
         return Grant(token, user, client, tuple(resources), access)
 
+    # ------------------------------------------------------------------ OAuth (SPEC §10)
+
+    @property
+    def auth_uri(self) -> str:
+        return f"{self.base}/o/oauth2/v2/auth"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.base}/token"
+
+    def admin(self, *args: str, stdin: str | None = None) -> str:
+        """Run ``dataportd admin ARGS --data-dir DIR`` and return its stdout (asserting success)."""
+        cmd = [str(DATAPORTD), "admin", *args, "--data-dir", str(self.data_dir)]
+        env = self._env()
+        env["RUST_BACKTRACE"] = "0"
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=ADMIN_TIMEOUT_S, env=env, cwd=self.tmp,
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
+        assert out.returncode == 0, f"{' '.join(cmd[1:4])} failed ({out.returncode}): {out.stderr}"
+        return out.stdout
+
+    def add_user(self, username: str | None = None, password: str | None = None) -> tuple[str, str]:
+        """``admin user add`` with the password on stdin; returns (username, password)."""
+        username = username or f"user-{uuid.uuid4().hex[:10]}"
+        password = password or f"pw-{uuid.uuid4().hex}"
+        self.admin("user", "add", "--username", username, stdin=password + "\n")
+        return username, password
+
+    def add_client(self, name: str, redirect_uris, *, public: bool = False) -> dict:
+        """``admin client add --json``; returns {"client_id", "client_secret"} (secret None if public)."""
+        args = ["client", "add", "--name", name, "--json"]
+        for uri in redirect_uris:
+            args += ["--redirect-uri", uri]
+        if public:
+            args.append("--public")
+        out = json.loads(self.admin(*args))
+        assert set(out) == {"client_id", "client_secret"}, out
+        assert (out["client_secret"] is None) == public, out
+        return out
+
+    def audit(self) -> list[dict]:
+        """Every audit entry (``admin audit --json``: one JSON object per line), oldest first."""
+        lines = self.admin("audit", "--json", "--limit", "1000000").splitlines()
+        entries = [json.loads(line) for line in lines if line.strip()]
+        return sorted(entries, key=lambda e: e["at"])
+
     def cleanup(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -235,6 +298,19 @@ def multipart_server():
     yield from _serve(
         "multipart",
         ["--emulator-records", str(MULTIPART_RECORDS), "--part-size", str(MULTIPART_PART_SIZE)],
+    )
+
+
+@pytest.fixture(scope="session")
+def short_token_server():
+    """Emulator mode with access tokens that expire after SHORT_ACCESS_TOKEN_S seconds."""
+    yield from _serve(
+        "short-tokens",
+        [
+            "--emulator-records", str(SMALL_RECORDS),
+            "--access-token-seconds", str(SHORT_ACCESS_TOKEN_S),
+            "--workers", "2",
+        ],
     )
 
 
@@ -289,3 +365,110 @@ def api_for(server: Server):
 @pytest.fixture
 def api(server):
     return api_for(server)
+
+
+# --------------------------------------------------------------------------- OAuth: the user's browser
+
+
+@dataclass
+class HtmlForm:
+    action: str
+    method: str
+    inputs: list[dict] = field(default_factory=list)   # attributes of each <input>
+    buttons: list[dict] = field(default_factory=list)  # attributes of each <button>
+
+    def hidden(self) -> list[tuple[str, str]]:
+        return [(i["name"], i.get("value", "")) for i in self.inputs
+                if i.get("type") == "hidden" and i.get("name")]
+
+    def values(self, name: str) -> list[str]:
+        """The value attributes of the inputs named ``name``, in page order."""
+        return [i.get("value", "") for i in self.inputs if i.get("name") == name]
+
+
+class _FormParser(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms: list[HtmlForm] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self.forms.append(HtmlForm(a.get("action", ""), a.get("method", "get").lower()))
+        elif tag == "input" and self.forms:
+            self.forms[-1].inputs.append(a)
+        elif tag == "button" and self.forms:
+            self.forms[-1].buttons.append(a)
+
+
+def parse_forms(page: str) -> list[HtmlForm]:
+    parser = _FormParser()
+    parser.feed(page)
+    parser.close()
+    return parser.forms
+
+
+class HeadlessUser:
+    """Plays the user's browser with ``requests``: opens the authorization URL, signs in on
+    the login page and answers the consent page, submitting the HTML forms the way a browser
+    without JavaScript would (hidden fields included, one cookie jar).
+
+    ``groups``: the groups left ticked (None: all, as rendered); ``duration``: one-time, 30d
+    or 180d; ``action``: allow or deny.  ``authorize(url)`` returns the URL the server sends
+    the browser to at the end (the app's redirect URI with code or error, state and iss)
+    without fetching it.
+    """
+
+    def __init__(self, server: Server, username: str, password: str, *, groups=None,
+                 duration: str = "one-time", action: str = "allow"):
+        self.server = server
+        self.username = username
+        self.password = password
+        self.groups = groups
+        self.duration = duration
+        self.action = action
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.login_page: str | None = None
+        self.consent_page: str | None = None
+        self.offered_groups: list[str] = []
+
+    def _form(self, page: str, action: str) -> HtmlForm:
+        forms = [f for f in parse_forms(page) if f.action == action]
+        assert len(forms) == 1, f"expected one form posting to {action}: {page[:2000]}"
+        assert forms[0].method == "post", forms[0]
+        return forms[0]
+
+    def authorize(self, url: str) -> str:
+        base = self.server.base
+        assert url.startswith(base + "/"), url
+        r = self.http.get(url, allow_redirects=False, timeout=30)
+        assert r.status_code == 200, (r.status_code, r.headers.get("Location"), r.text[:2000])
+        assert r.headers["Content-Type"].startswith("text/html"), r.headers
+        self.login_page = r.text
+        login = self._form(r.text, "/o/oauth2/v2/login")
+        assert {"username", "password"} <= {i.get("name") for i in login.inputs}, login.inputs
+        data = login.hidden() + [("username", self.username), ("password", self.password)]
+        r = self.http.post(base + login.action, data=data, allow_redirects=False, timeout=30)
+        assert r.status_code == 303, (r.status_code, r.text[:2000])
+        consent_url = urllib.parse.urljoin(base + "/", r.headers["Location"])
+        assert consent_url.startswith(base + "/o/oauth2/v2/consent?request="), consent_url
+
+        r = self.http.get(consent_url, allow_redirects=False, timeout=30)
+        assert r.status_code == 200, (r.status_code, r.headers.get("Location"), r.text[:2000])
+        self.consent_page = r.text
+        consent = self._form(r.text, "/o/oauth2/v2/consent")
+        boxes = [i for i in consent.inputs if i.get("name") == "group"]
+        assert boxes and all(i.get("type") == "checkbox" and "checked" in i for i in boxes), boxes
+        self.offered_groups = [i["value"] for i in boxes]
+        radios = [i for i in consent.inputs if i.get("name") == "duration"]
+        assert self.duration in [i.get("value") for i in radios], radios
+        actions = {b.get("value") for b in consent.buttons if b.get("name") == "action"}
+        assert actions == {"allow", "deny"}, consent.buttons
+        ticked = self.offered_groups if self.groups is None else list(self.groups)
+        assert set(ticked) <= set(self.offered_groups), (ticked, self.offered_groups)
+        data = consent.hidden() + [("group", g) for g in ticked] + [
+            ("duration", self.duration), ("action", self.action)]
+        r = self.http.post(base + consent.action, data=data, allow_redirects=False, timeout=30)
+        assert r.status_code == 303, (r.status_code, r.text[:2000])
+        return r.headers["Location"]

@@ -433,13 +433,16 @@ impl Dataport {
             basic_challenge: used_basic,
             ..OAuthError::new("invalid_client", description)
         };
+        // RFC 6749 §2.3.1 lets a client leave out an empty secret: an empty one counts as none
+        // (Google's libraries send one for public clients).
+        let body_secret = request.client_secret.clone().filter(|s| !s.is_empty());
         let (client_id, secret) = match basic {
-            Some(_) if request.client_secret.is_some() => {
+            Some(_) if body_secret.is_some() => {
                 return Err(OAuthError::new("invalid_request", "Use one client authentication method, not two."));
             }
-            Some((id, secret)) => (id, Some(secret)),
+            Some((id, secret)) => (id, Some(secret).filter(|s| !s.is_empty())),
             None => match &request.client_id {
-                Some(id) => (id.clone(), request.client_secret.clone()),
+                Some(id) => (id.clone(), body_secret),
                 None => return Err(invalid("Client authentication is required.")),
             },
         };
