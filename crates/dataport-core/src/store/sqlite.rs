@@ -137,18 +137,30 @@ impl SqliteStore {
         Ok(())
     }
 
+    async fn revoke_family_in(conn: &mut SqliteConnection, family: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
+            .bind(now.micros())
+            .bind(family)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// A job with its parts, in one statement (the state poll is the hottest read).
     async fn job_in(conn: &mut SqliteConnection, id: &str) -> Result<Option<Job>, StoreError> {
-        let sql = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?");
-        let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await? else {
-            return Ok(None);
-        };
-        let mut job = job_from_row(&row)?;
-        if job.state == State::Complete {
-            let rows = sqlx::query("SELECT idx, blob_key, size, sha256 FROM parts WHERE job_id = ? ORDER BY idx")
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-            job.parts = rows.iter().map(part_from_row).collect::<Result<_, _>>()?;
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            ", idx, blob_key, size, sha256 FROM jobs LEFT JOIN parts ON parts.job_id = jobs.id \
+             WHERE jobs.id = ? ORDER BY idx"
+        );
+        let rows = sqlx::query(sql).bind(id).fetch_all(&mut *conn).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut job = job_from_row(first)?;
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("idx")?.is_some() {
+                job.parts.push(part_from_row(row)?);
+            }
         }
         Ok(Some(job))
     }
@@ -922,11 +934,7 @@ impl Store for SqliteStore {
         }
         if token.rotated_at.is_some() {
             if let Some(family) = &token.family {
-                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
-                    .bind(now.micros())
-                    .bind(family)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::revoke_family_in(&mut tx, family, now).await?;
             }
             tx.commit().await?;
             return Ok(Rotation::Reused);
@@ -955,23 +963,15 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if let (TokenKind::Refresh, Some(family)) = (token.kind, &token.family) {
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
-                .bind(now.micros())
-                .bind(family)
-                .execute(&mut *tx)
-                .await?;
+            Self::revoke_family_in(&mut tx, family, now).await?;
         }
         tx.commit().await?;
         Ok(Some(token))
     }
 
     async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
-            .bind(now.micros())
-            .bind(family)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        Self::revoke_family_in(&mut conn, family, now).await
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -131,6 +131,17 @@ impl Authorize<'_> {
     }
 }
 
+/// Opens an authorization URL and signs in; returns the request id and the sign-in reply.
+pub async fn sign_in(browser: &mut Browser, path: &str, user: (&str, &str)) -> (String, Page) {
+    let login = browser.get(path).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.html);
+    let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
+    let reply = browser
+        .post("/o/oauth2/v2/login", &[("csrf", &csrf), ("request", &id), ("username", user.0), ("password", user.1)])
+        .await;
+    (id, reply)
+}
+
 /// Signs in and answers the consent page; returns the redirect back to the app.
 pub async fn consent(
     browser: &mut Browser,
@@ -139,12 +150,7 @@ pub async fn consent(
     groups: &[&str],
     duration: &str,
 ) -> String {
-    let login = browser.get(&request.path()).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.html);
-    let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
-    let signed_in = browser
-        .post("/o/oauth2/v2/login", &[("csrf", &csrf), ("request", &id), ("username", user.0), ("password", user.1)])
-        .await;
+    let (id, signed_in) = sign_in(browser, &request.path(), user).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.html);
     let page = browser.get(signed_in.location.as_deref().expect("to consent")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -189,6 +195,13 @@ pub async fn token(
     let status = response.status();
     let headers = response.headers().clone();
     (status, response.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn refresh_public(app: &TestApp, refresh_token: &str) -> (StatusCode, Value) {
+    let (status, json, _) =
+        token(app, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", "native")], None)
+            .await;
+    (status, json)
 }
 
 async fn setup() -> TestApp {
@@ -389,16 +402,7 @@ async fn code_replay_revokes_what_the_code_issued() {
     let (status, error) = redeem_public(&app, &code).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     assert_eq!(app.post("/v1/accessType:check", access, "{}").await.status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = token(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().expect("r")),
-            ("client_id", "native"),
-        ],
-        None,
-    )
-    .await;
+    let (status, _) = refresh_public(&app, tokens["refresh_token"].as_str().expect("r")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -507,16 +511,7 @@ async fn revocation_and_reset_end_api_access() {
     let access = tokens["access_token"].as_str().expect("access");
     assert_eq!(app.post("/v1/authorization:reset", access, "{}").await.status, StatusCode::OK);
     assert_eq!(app.post("/v1/accessType:check", access, "{}").await.status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = token(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().expect("r")),
-            ("client_id", "native"),
-        ],
-        None,
-    )
-    .await;
+    let (status, _) = refresh_public(&app, tokens["refresh_token"].as_str().expect("r")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -670,16 +665,7 @@ async fn disabled_clients_and_users_get_nothing() {
     };
     let page = browser.get(&request.path()).await;
     assert_eq!((page.status, page.location.clone()), (StatusCode::BAD_REQUEST, None));
-    let (status, error, _) = token(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().expect("r")),
-            ("client_id", "native"),
-        ],
-        None,
-    )
-    .await;
+    let (status, error) = refresh_public(&app, tokens["refresh_token"].as_str().expect("r")).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert_eq!(
         app.post("/v1/accessType:check", tokens["access_token"].as_str().expect("a"), "{}").await.status,
@@ -703,11 +689,7 @@ async fn disabled_clients_and_users_get_nothing() {
         challenge: None,
         extra: "",
     };
-    let login = browser.get(&request.path()).await;
-    let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
-    let reply = browser
-        .post("/o/oauth2/v2/login", &[("csrf", &csrf), ("request", &id), ("username", ALICE.0), ("password", ALICE.1)])
-        .await;
+    let (_, reply) = sign_in(&mut browser, &request.path(), ALICE).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.location.is_none());
 }
@@ -724,11 +706,7 @@ async fn incremental_auth_with_granted_scopes_is_refused() {
         challenge: Some(CHALLENGE),
         extra: "&include_granted_scopes=true",
     };
-    let login = browser.get(&request.path()).await;
-    let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
-    let signed_in = browser
-        .post("/o/oauth2/v2/login", &[("csrf", &csrf), ("request", &id), ("username", ALICE.0), ("password", ALICE.1)])
-        .await;
+    let (_, signed_in) = sign_in(&mut browser, &request.path(), ALICE).await;
     let refused = browser.get(signed_in.location.as_deref().expect("consent")).await;
     let location = refused.location.expect("redirect back");
     assert_eq!(param(&location, "error").as_deref(), Some("invalid_request"));
@@ -797,11 +775,7 @@ async fn the_oauth2_crate_completes_code_pkce_and_refresh() {
     let path = url.as_str().strip_prefix(&app.base).expect("our server").to_owned();
 
     let mut browser = Browser::new(&app);
-    let login = browser.get(&path).await;
-    let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
-    let signed_in = browser
-        .post("/o/oauth2/v2/login", &[("csrf", &csrf), ("request", &id), ("username", ALICE.0), ("password", ALICE.1)])
-        .await;
+    let (id, signed_in) = sign_in(&mut browser, &path, ALICE).await;
     let page = browser.get(signed_in.location.as_deref().expect("consent")).await;
     let back = browser
         .post(
