@@ -47,6 +47,8 @@ pub struct Config {
     pub sweep_interval_seconds: u64,
     /// API requests per minute per (user, client); 0 disables the limit.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute per client address to sign-in, consent, token and revocation; 0 disables.
+    pub auth_rate_limit_per_minute: u32,
     /// Prefix that turns a group name into its OAuth scope.
     pub scope_prefix: String,
     /// Durations the consent page offers (SPEC §6: the operator may restrict them).
@@ -84,6 +86,7 @@ impl Config {
             max_attempts: 5,
             sweep_interval_seconds: 60,
             rate_limit_per_minute: 6000,
+            auth_rate_limit_per_minute: 600,
             scope_prefix: crate::catalogue::GOOGLE_SCOPE_PREFIX.to_owned(),
             consent_durations: Duration::ALL.to_vec(),
             access_token_seconds: crate::auth::ACCESS_TOKEN_SECONDS,

@@ -14,6 +14,7 @@ mod pages;
 mod params;
 mod rate_limit;
 mod respond;
+mod serve;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Query, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
 use dataport_core::{ApiError, Config, Dataport};
@@ -43,6 +46,8 @@ pub struct AppState {
     pub core: Arc<Dataport>,
     discovery: Arc<Discovery>,
     limiter: Arc<RateLimiter>,
+    /// Requests per client address to the sign-in, consent, token and revocation endpoints.
+    auth_limiter: Arc<RateLimiter>,
 }
 
 /// A bound, ready-to-run server.
@@ -68,6 +73,7 @@ impl Application {
         let discovery = Discovery::new(&core.config.public_origin, &core.catalogue, &core.config.scope_prefix)?;
         let state = AppState {
             limiter: Arc::new(RateLimiter::new(core.config.rate_limit_per_minute)),
+            auth_limiter: Arc::new(RateLimiter::new(core.config.auth_rate_limit_per_minute)),
             discovery: Arc::new(discovery),
             core: core.clone(),
         };
@@ -89,15 +95,13 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx));
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_tx.send(true);
-            })
-            .await;
+        serve::serve(self.listener, self.router, async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
         let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
-        result.context("HTTP server failed")
+        Ok(())
     }
 }
 
@@ -117,12 +121,43 @@ fn router(state: AppState) -> Router {
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .fallback(api::handle)
         .with_state(state)
+        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(DefaultBodyLimit::max(api::MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, HANDLER_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A request body must arrive within this (slow-body protection).
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A handler must produce its response head within this (downloads then stream for as long as
+/// they need).
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest request target accepted (SPEC §11).
+const MAX_URI: usize = 8 * 1024;
+/// Most header bytes (names and values) accepted.
+const MAX_HEADERS: usize = 32 * 1024;
+
+/// Refuses request targets longer than [`MAX_URI`] (414) and header sets larger than
+/// [`MAX_HEADERS`] (431) before any handler sees them.
+async fn limit_request_head(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    let (code, message) = if request.uri().to_string().len() > MAX_URI {
+        (StatusCode::URI_TOO_LONG, format!("The request URL is longer than {MAX_URI} bytes."))
+    } else if header_bytes > MAX_HEADERS {
+        (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, format!("The request headers exceed {MAX_HEADERS} bytes."))
+    } else {
+        return next.run(request).await;
+    };
+    let mut status = dataport_types::Status::new(dataport_types::Code::InvalidArgument, message);
+    status.code = code.as_u16();
+    let body = serde_json::to_string_pretty(&status.into_envelope()).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
 }
 
 #[derive(Deserialize)]

@@ -95,6 +95,10 @@ struct ServeArgs {
     /// Download URL signing keys, KID:BASE64URL_SECRET[,…] (the first signs); default: a key kept in the data dir.
     #[arg(long, env = "DATAPORT_SIGNING_KEYS", hide_env_values = true)]
     signing_keys: Option<String>,
+    /// Requests per minute per client address to the sign-in, consent, token and revocation
+    /// endpoints; 0 disables the limit.
+    #[arg(long, env = "DATAPORT_AUTH_RATE_LIMIT", default_value_t = 600)]
+    auth_rate_limit: u32,
     /// Lifetime of access tokens in seconds.
     #[arg(long, env = "DATAPORT_ACCESS_TOKEN_SECONDS", default_value_t = ACCESS_TOKEN_SECONDS)]
     access_token_seconds: i64,
@@ -222,6 +226,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.lease_seconds = args.lease_seconds.max(2);
     config.quota.cooldown_seconds = args.cooldown_seconds;
     config.rate_limit_per_minute = args.rate_limit;
+    config.auth_rate_limit_per_minute = args.auth_rate_limit;
     config.access_token_seconds = args.access_token_seconds.max(1);
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;

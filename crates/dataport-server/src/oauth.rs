@@ -194,6 +194,9 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
+        return too_many_pages(wait);
+    }
     let form = form(&body);
     let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
     if !csrf_ok(&browser, &form) {
@@ -325,7 +328,15 @@ fn redirect_host(uri: &str) -> String {
 }
 
 /// `POST /o/oauth2/v2/consent`: Allow or Deny.
-pub async fn consent_submit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn consent_submit(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
+        return too_many_pages(wait);
+    }
     let form = form(&body);
     let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
     if !csrf_ok(&browser, &form) {
@@ -348,6 +359,29 @@ pub async fn consent_submit(State(app): State<AppState>, headers: HeaderMap, bod
         Ok(None) => expired_request(),
         Err(_) => unavailable(),
     }
+}
+
+/// 429 from the token or revocation endpoint (SPEC §11: rate-limited).
+fn rate_limited(wait: u64) -> Response {
+    let mut response = oauth_error(OAuthError {
+        status: 429,
+        error: "temporarily_unavailable",
+        error_description: format!("Too many requests; try again in {wait} seconds."),
+        basic_challenge: false,
+    });
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
+}
+
+/// 429 page for the sign-in and consent forms.
+fn too_many_pages(wait: u64) -> Response {
+    let mut response = pages::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests",
+        &format!("Too many requests from your network. Try again in {wait} seconds."),
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
 }
 
 fn oauth_error(e: OAuthError) -> Response {
@@ -392,7 +426,15 @@ fn invalid_request(description: &str) -> OAuthError {
 }
 
 /// `POST /token`.
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "token") {
+        return rate_limited(wait);
+    }
     let basic = match basic_credentials(&headers) {
         Ok(basic) => basic,
         Err(e) => return oauth_error(e),
@@ -421,7 +463,15 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
 }
 
 /// `POST /revoke` (RFC 7009), also Google's `?token=` form: 200 whether or not the token exists.
-pub async fn revoke(State(app): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+pub async fn revoke(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "token") {
+        return rate_limited(wait);
+    }
     let mut params = form(&body);
     params.extend(form(query.unwrap_or_default().as_bytes()));
     let Some(token) = field(&params, "token").filter(|t| !t.is_empty()) else {

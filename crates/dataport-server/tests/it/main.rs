@@ -8,6 +8,7 @@ mod durability;
 mod errors;
 mod harness;
 mod jobs;
+mod limits;
 mod oauth;
 mod operator;
 mod routing;
