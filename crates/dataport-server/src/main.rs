@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (API, downloads, job workers). With no options: emulator mode.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator commands.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -181,7 +181,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Admin(AdminCommand::Token(args)) => admin_token(args).await,
             Command::Admin(AdminCommand::User(command)) => admin::user(command).await,
             Command::Admin(AdminCommand::Client(command)) => admin::client(command).await,
