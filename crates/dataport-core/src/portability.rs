@@ -174,6 +174,15 @@ impl Dataport {
             return Err(ApiError::JobNotInProgress { state: after.state });
         }
         self.signal_cancel(&job.id);
+        self.record(AuditEntry {
+            event: "export.cancelled".into(),
+            user_id: Some(principal.user_id.clone()),
+            client_id: Some(principal.client_id.clone()),
+            resources: job.resources.clone(),
+            job_id: Some(job.id.clone()),
+            ..AuditEntry::now()
+        })
+        .await;
         Ok(Empty {})
     }
 

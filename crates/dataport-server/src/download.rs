@@ -32,7 +32,8 @@ fn signature(query: Option<&str>) -> Option<Signature> {
     Some(Signature { expires: expires?, key_id: key_id?, sig: sig? })
 }
 
-const CHUNK: usize = 256 * 1024;
+/// Read size of part streaming: large enough that the blocking-pool round trip per read is noise.
+const CHUNK: usize = 1024 * 1024;
 
 fn denied() -> Response {
     let body = Status::new(Code::PermissionDenied, "The download URL is invalid or has expired.").into_envelope();
