@@ -62,11 +62,22 @@ pub async fn authenticate(
     token: Option<&str>,
     now: Timestamp,
 ) -> Result<Principal, ApiError> {
+    let hash = presented_hash(token)?;
+    principal(store.token(&hash).await?, catalogue, now)
+}
+
+/// The stored hash of a presented bearer token (E1, E2 for absurd lengths).
+pub fn presented_hash(token: Option<&str>) -> Result<String, ApiError> {
     let token = token.ok_or(ApiError::CredentialsMissing)?;
     if token.is_empty() || token.len() > 512 {
         return Err(ApiError::AccessTokenInvalid);
     }
-    let record = store.token(&hash_token(token)).await?.ok_or(ApiError::AccessTokenInvalid)?;
+    Ok(hash_token(token))
+}
+
+/// The principal of a stored token (E2–E4).
+pub fn principal(record: Option<TokenRecord>, catalogue: &Catalogue, now: Timestamp) -> Result<Principal, ApiError> {
+    let record = record.ok_or(ApiError::AccessTokenInvalid)?;
     if record.kind != TokenKind::Access || record.revoked_at.is_some() {
         return Err(ApiError::AccessTokenInvalid);
     }

@@ -110,29 +110,41 @@ impl Dataport {
         if id.is_empty() || id.len() > MAX_JOB_ID_LEN {
             return Err(ApiError::NotFound);
         }
-        match self.store.job(id).await? {
-            Some(job) if job.user_id == principal.user_id && job.client_id == principal.client_id => Ok(job),
-            _ => Err(ApiError::NotFound),
-        }
+        owned(principal, self.store.job(id).await?)
     }
 
-    /// `archiveJobs.getPortabilityArchiveState`: with freshly signed URLs while the archive is kept.
-    pub async fn state(&self, principal: &Principal, id: &str) -> Result<PortabilityArchiveState, ApiError> {
-        let job = self.owned_job(principal, id).await?;
+    /// `archiveJobs.getPortabilityArchiveState` for a bearer token: authentication (E1–E4) and the
+    /// job are read in one database round trip, since clients poll this in loops.
+    pub async fn state_for_token(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(Principal, PortabilityArchiveState), ApiError> {
+        let hash = auth::presented_hash(token)?;
+        let id = if id.len() > MAX_JOB_ID_LEN { "" } else { id };
+        let (record, job) = self.store.token_with_job(&hash, id).await?;
+        let principal = auth::principal(record, &self.catalogue, Timestamp::now())?;
+        let job = owned(&principal, job)?;
+        let state = self.state_of(&job);
+        Ok((principal, state))
+    }
+
+    /// The state of a job, with freshly signed URLs while its archive is kept.
+    fn state_of(&self, job: &Job) -> PortabilityArchiveState {
         let now = Timestamp::now();
-        let urls = if self.downloadable(&job, now) {
+        let urls = if self.downloadable(job, now) {
             let expires = now.plus_seconds(self.config.url_ttl_seconds);
             job.parts.iter().map(|part| self.download_url(&job.id, part.index, expires)).collect()
         } else {
             Vec::new()
         };
-        Ok(PortabilityArchiveState {
+        PortabilityArchiveState {
             name: format!("archiveJobs/{}/portabilityArchiveState", job.id),
             state: job.state,
             urls,
             start_time: job.start_time,
             export_time: job.export_time,
-        })
+        }
     }
 
     /// Whether the job's archive may be downloaded at `now`.
@@ -213,6 +225,15 @@ impl Dataport {
         {
             flag.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// `job` if it belongs to the principal's pair: another pair's job is indistinguishable from an
+/// unknown one (E11).
+fn owned(principal: &Principal, job: Option<Job>) -> Result<Job, ApiError> {
+    match job {
+        Some(job) if job.user_id == principal.user_id && job.client_id == principal.client_id => Ok(job),
+        _ => Err(ApiError::NotFound),
     }
 }
 

@@ -51,7 +51,14 @@ async fn serve(app: &AppState, params: &SystemParams, request: Request) -> Resul
     let (parts, body) = request.into_parts();
     let body = read_body(body).await?;
     let token = bearer_token(&parts.headers, params.access_token.as_deref())?;
-    let principal = app.core.authenticate(token).await?;
+    // The state poll, the hot path, reads the token and the job together.
+    let (principal, state) = match &endpoint {
+        Endpoint::State { id } => {
+            let (principal, state) = app.core.state_for_token(token, id).await?;
+            (principal, Some(state))
+        }
+        _ => (app.core.authenticate(token).await?, None),
+    };
     app.limiter
         .check(&principal.user_id, &principal.client_id)
         .map_err(|retry_after_seconds| ApiError::RateLimitExceeded { retry_after_seconds })?;
@@ -65,7 +72,7 @@ async fn serve(app: &AppState, params: &SystemParams, request: Request) -> Resul
             let request = proto_json::parse_initiate(&body).map_err(invalid_body)?;
             respond::success(&core.initiate(&principal, request).await?, params)
         }
-        Endpoint::State { id } => respond::success(&core.state(&principal, &id).await?, params),
+        Endpoint::State { .. } => respond::success(&state.ok_or(ApiError::Internal)?, params),
         Endpoint::Retry { id } => {
             proto_json::parse_empty(&body).map_err(invalid_body)?;
             respond::success(&core.retry(&principal, &id).await?, params)

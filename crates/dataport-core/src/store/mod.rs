@@ -293,6 +293,12 @@ pub trait Store: Send + Sync {
     async fn initiate(&self, job: &NewJob, rules: &InitiateRules) -> Result<Result<Job, ApiError>, StoreError>;
     /// A job by id, with its parts.
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// A token by hash and a job by id (with its parts), read together.
+    async fn token_with_job(
+        &self,
+        token_hash: &str,
+        job_id: &str,
+    ) -> Result<(Option<TokenRecord>, Option<Job>), StoreError>;
     /// Moves an in-progress job to CANCELLED; returns the job as it is afterwards, or `None`.
     async fn cancel(&self, id: &str, now: Timestamp) -> Result<Option<Job>, StoreError>;
     /// Creates a retry of a FAILED job (E14, E15 checked in the transaction).

@@ -58,6 +58,17 @@ macro_rules! job_columns {
     };
 }
 
+/// [`job_columns`] of a join, where the jobs table is `j`.
+macro_rules! j_job_columns {
+    () => {
+        "j.id AS id, j.user_id AS user_id, j.client_id AS client_id, j.resources AS resources, \
+         j.access_type AS access_type, j.start_time AS start_time, j.end_time AS end_time, \
+         j.export_time AS export_time, j.state AS state, j.created_at AS created_at, j.finished_at AS finished_at, \
+         j.retry_of AS retry_of, j.retry_index AS retry_index, j.attempt AS attempt, \
+         j.failure_reason AS failure_reason, j.archive_revoked_at AS archive_revoked_at"
+    };
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -253,24 +264,30 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
 }
 
 fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    let kind: String = row.try_get("kind")?;
+    token_from_prefixed(row, "")
+}
+
+/// Reads a token from columns named `<prefix><column>` (joins alias them to stay unambiguous).
+fn token_from_prefixed(row: &SqliteRow, prefix: &str) -> Result<TokenRecord, StoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let kind: String = row.try_get(col("kind").as_str())?;
     Ok(TokenRecord {
-        hash: row.try_get("hash")?,
+        hash: row.try_get(col("hash").as_str())?,
         kind: match kind.as_str() {
             "access" => TokenKind::Access,
             "refresh" => TokenKind::Refresh,
             other => return Err(StoreError::Corrupt(format!("token kind {other:?}"))),
         },
-        user_id: row.try_get("user_id")?,
-        client_id: row.try_get("client_id")?,
-        scopes: words(&row.try_get::<String, _>("scopes")?),
-        created_at: ts(row, "created_at")?,
-        expires_at: ts(row, "expires_at")?,
-        revoked_at: opt_ts(row, "revoked_at")?,
-        family: row.try_get("family")?,
-        code_hash: row.try_get("code_hash")?,
-        access: row.try_get("access")?,
-        rotated_at: opt_ts(row, "rotated_at")?,
+        user_id: row.try_get(col("user_id").as_str())?,
+        client_id: row.try_get(col("client_id").as_str())?,
+        scopes: words(&row.try_get::<String, _>(col("scopes").as_str())?),
+        created_at: ts(row, &col("created_at"))?,
+        expires_at: ts(row, &col("expires_at"))?,
+        revoked_at: opt_ts(row, &col("revoked_at"))?,
+        family: row.try_get(col("family").as_str())?,
+        code_hash: row.try_get(col("code_hash").as_str())?,
+        access: row.try_get(col("access").as_str())?,
+        rotated_at: opt_ts(row, &col("rotated_at"))?,
     })
 }
 
@@ -431,6 +448,37 @@ impl Store for SqliteStore {
             Self::job_in(&mut tx, &job.id).await?.ok_or_else(|| StoreError::Database("job vanished".into()))?;
         tx.commit().await?;
         Ok(Ok(created))
+    }
+
+    async fn token_with_job(
+        &self,
+        token_hash: &str,
+        job_id: &str,
+    ) -> Result<(Option<TokenRecord>, Option<Job>), StoreError> {
+        // One statement, one trip to the database thread: the state poll is the hottest request.
+        let sql = concat!(
+            "SELECT t.hash AS t_hash, t.kind AS t_kind, t.user_id AS t_user_id, t.client_id AS t_client_id, \
+             t.scopes AS t_scopes, t.created_at AS t_created_at, t.expires_at AS t_expires_at, \
+             t.revoked_at AS t_revoked_at, t.family AS t_family, t.code_hash AS t_code_hash, t.access AS t_access, \
+             t.rotated_at AS t_rotated_at, ",
+            j_job_columns!(),
+            ", p.idx AS idx, p.blob_key AS blob_key, p.size AS size, p.sha256 AS sha256 \
+             FROM tokens t LEFT JOIN jobs j ON j.id = ?2 LEFT JOIN parts p ON p.job_id = j.id \
+             WHERE t.hash = ?1 ORDER BY p.idx"
+        );
+        let rows = sqlx::query(sql).bind(token_hash).bind(job_id).fetch_all(&self.reader).await?;
+        let Some(first) = rows.first() else { return Ok((None, None)) };
+        let token = token_from_prefixed(first, "t_")?;
+        if first.try_get::<Option<String>, _>("id")?.is_none() {
+            return Ok((Some(token), None));
+        }
+        let mut job = job_from_row(first)?;
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("idx")?.is_some() {
+                job.parts.push(part_from_row(row)?);
+            }
+        }
+        Ok((Some(token), Some(job)))
     }
 
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
