@@ -38,7 +38,7 @@ pub struct ArchiveSettings {
 
 impl Default for ArchiveSettings {
     fn default() -> Self {
-        Self { part_size: 2 << 30, compression_level: 1 }
+        Self { part_size: 2 << 30, compression_level: 2 }
     }
 }
 

@@ -75,7 +75,7 @@ struct ServeArgs {
     #[arg(long, env = "DATAPORT_PART_SIZE", default_value_t = 2 << 30)]
     part_size: u64,
     /// Deflate level of archives, 0-9.
-    #[arg(long, env = "DATAPORT_COMPRESSION_LEVEL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=9))]
+    #[arg(long, env = "DATAPORT_COMPRESSION_LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=9))]
     compression_level: u8,
     /// Days an archive stays downloadable after completion.
     #[arg(long, env = "DATAPORT_RETENTION_DAYS", default_value_t = 14)]
@@ -200,7 +200,10 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DATAPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Pretty => builder.init(),
         LogFormat::Json => builder.json().init(),
