@@ -33,7 +33,7 @@ fn signature(query: Option<&str>) -> Option<Signature> {
 }
 
 /// Read size of part streaming: large enough that the blocking-pool round trip per read is noise.
-const CHUNK: usize = 1024 * 1024;
+const CHUNK: usize = 4 * 1024 * 1024;
 
 fn denied() -> Response {
     let body = Status::new(Code::PermissionDenied, "The download URL is invalid or has expired.").into_envelope();
