@@ -165,6 +165,24 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// The checks every form POST of the pages passes: the address's rate limit, a live session, and
+/// that session's CSRF token. Returns the session and the parsed form, or the page to show.
+async fn form_post(
+    app: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Browser, Vec<(String, String)>), Response> {
+    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
+        return Err(too_many_pages(wait));
+    }
+    let form = form(body);
+    match current_session(app, headers).await {
+        Some(browser) if csrf_ok(&browser, &form) => Ok((browser, form)),
+        _ => Err(forbidden_csrf()),
+    }
+}
+
 fn csrf_ok(browser: &Browser, form: &[(String, String)]) -> bool {
     let given = field(form, "csrf").unwrap_or_default();
     given.len() == browser.csrf.len()
@@ -194,14 +212,10 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
-        return too_many_pages(wait);
-    }
-    let form = form(&body);
-    let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
-    if !csrf_ok(&browser, &form) {
-        return forbidden_csrf();
-    }
+    let (browser, form) = match form_post(&app, peer, &headers, &body).await {
+        Ok(checked) => checked,
+        Err(page) => return page,
+    };
     let request_id = field(&form, "request").unwrap_or_default();
     let consent = match app.core.pending_consent(request_id, &browser.session).await {
         Ok(Some(consent)) => consent,
@@ -334,14 +348,10 @@ pub async fn consent_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
-        return too_many_pages(wait);
-    }
-    let form = form(&body);
-    let Some(browser) = current_session(&app, &headers).await else { return forbidden_csrf() };
-    if !csrf_ok(&browser, &form) {
-        return forbidden_csrf();
-    }
+    let (browser, form) = match form_post(&app, peer, &headers, &body).await {
+        Ok(checked) => checked,
+        Err(page) => return page,
+    };
     let (consent, user_id) =
         match consent_context(&app, &browser.session, field(&form, "request").unwrap_or_default()).await {
             Ok(context) => context,

@@ -359,7 +359,6 @@ pub trait Store: Send + Sync {
 
     async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError>;
     async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
-    async fn set_session_user(&self, hash: &str, user_id: &str) -> Result<(), StoreError>;
     async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError>;
     async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError>;
     /// Moves a pending authorization to another session (the one a sign-in creates).

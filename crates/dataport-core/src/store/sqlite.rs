@@ -841,15 +841,6 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn set_session_user(&self, hash: &str, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET user_id = ? WHERE hash = ?")
-            .bind(user_id)
-            .bind(hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
     async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM pending_authorizations WHERE expires_at < ?")
             .bind(now.micros())

@@ -14,6 +14,26 @@ use crate::harness::{Reply, TestApp, scrub};
 const INITIATE: &str = "/v1/portabilityArchive:initiate";
 const SEARCH: &str = r#"{"resources":["myactivity.search"]}"#;
 
+/// Stores a token for `user_id` and client `c` directly, valid for an hour.
+async fn insert_token(app: &TestApp, value: &str, kind: TokenKind, user_id: &str, scopes: Vec<String>) {
+    let now = Timestamp::now();
+    let record = TokenRecord {
+        hash: hash_token(value),
+        kind,
+        user_id: user_id.to_owned(),
+        client_id: "c".into(),
+        scopes,
+        created_at: now,
+        expires_at: now.plus_seconds(3600),
+        revoked_at: None,
+        family: None,
+        code_hash: None,
+        access: None,
+        rotated_at: None,
+    };
+    app.core.store.insert_token(&record).await.expect("insert");
+}
+
 fn snapshot(name: &str, reply: &Reply) {
     insta::assert_json_snapshot!(name, scrub(&reply.json));
 }
@@ -49,27 +69,9 @@ async fn e2_unknown_malformed_or_wrong_scheme_token() {
 
     // A refresh token is not an access token.
     let refresh = "dpr_refresh";
+    app.token("u", "c", &["myactivity.search"], Access::OneTime).await; // creates the user and the client
     let user = app.core.store.ensure_user("u", Timestamp::now()).await.expect("user");
-    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
-    let _ = token;
-    app.core
-        .store
-        .insert_token(&TokenRecord {
-            hash: hash_token(refresh),
-            kind: TokenKind::Refresh,
-            user_id: user.id,
-            client_id: "c".into(),
-            scopes: vec!["myactivity.search".into()],
-            created_at: Timestamp::now(),
-            expires_at: Timestamp::now().plus_seconds(3600),
-            revoked_at: None,
-            family: None,
-            code_hash: None,
-            access: None,
-            rotated_at: None,
-        })
-        .await
-        .expect("insert");
+    insert_token(&app, refresh, TokenKind::Refresh, &user.id, vec!["myactivity.search".into()]).await;
     assert_eq!(app.post(INITIATE, refresh, SEARCH).await.reason(), Some("ACCESS_TOKEN_INVALID"));
 }
 
@@ -89,24 +91,7 @@ async fn e4_token_without_portability_scope() {
     let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
     let user = app.core.store.ensure_user("u", Timestamp::now()).await.expect("user");
     let other = "dpa_openid-only";
-    app.core
-        .store
-        .insert_token(&TokenRecord {
-            hash: hash_token(other),
-            kind: TokenKind::Access,
-            user_id: user.id,
-            client_id: "c".into(),
-            scopes: vec!["openid".into(), "email".into()],
-            created_at: Timestamp::now(),
-            expires_at: Timestamp::now().plus_seconds(3600),
-            revoked_at: None,
-            family: None,
-            code_hash: None,
-            access: None,
-            rotated_at: None,
-        })
-        .await
-        .expect("insert");
+    insert_token(&app, other, TokenKind::Access, &user.id, vec!["openid".into(), "email".into()]).await;
     let reply = app.post(INITIATE, other, SEARCH).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.reason(), Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT"));
