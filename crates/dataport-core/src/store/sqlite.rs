@@ -297,15 +297,7 @@ const TOKEN_SELECT: &str = "SELECT hash, kind, user_id, client_id, scopes, creat
 #[async_trait]
 impl Store for SqliteStore {
     async fn ensure_user(&self, username: &str, now: Timestamp) -> Result<User, StoreError> {
-        sqlx::query(
-            "INSERT INTO users (id, username, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(username)
-        .bind(username)
-        .bind(now.micros())
-        .execute(&self.writer)
-        .await?;
+        self.create_user(username, username, None, now).await?;
         let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE username = ?")
             .bind(username)
             .fetch_one(&self.writer)
@@ -322,19 +314,7 @@ impl Store for SqliteStore {
     }
 
     async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
-        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&client.id)
-        .bind(&client.name)
-        .bind(uris)
-        .bind(i64::from(client.public))
-        .bind(&client.secret_hash)
-        .bind(now.micros())
-        .execute(&self.writer)
-        .await?;
+        self.create_client(client, now).await?;
         let row =
             sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
                 .bind(&client.id)

@@ -204,6 +204,17 @@ async fn refresh_public(app: &TestApp, refresh_token: &str) -> (StatusCode, Valu
     (status, json)
 }
 
+/// The usual request of the `native` public client: one group, PKCE.
+fn native_request() -> Authorize<'static> {
+    Authorize {
+        client_id: "native",
+        redirect_uri: REDIRECT,
+        groups: &["myactivity.search"],
+        challenge: Some(CHALLENGE),
+        extra: "",
+    }
+}
+
 async fn setup() -> TestApp {
     let app = TestApp::spawn().await;
     user(&app, "alice", "correct horse battery").await;
@@ -519,13 +530,7 @@ async fn revocation_and_reset_end_api_access() {
 async fn consent_post_needs_the_sessions_csrf_token() {
     let app = setup().await;
     let mut browser = Browser::new(&app);
-    let request = Authorize {
-        client_id: "native",
-        redirect_uri: REDIRECT,
-        groups: &["myactivity.search"],
-        challenge: Some(CHALLENGE),
-        extra: "",
-    };
+    let request = native_request();
     let login = browser.get(&request.path()).await;
     let id = hidden(&login.html, "request");
     let csrf = hidden(&login.html, "csrf");
@@ -584,13 +589,7 @@ async fn consent_post_needs_the_sessions_csrf_token() {
 async fn login_brute_force_is_throttled() {
     let app = setup().await;
     let mut browser = Browser::new(&app);
-    let request = Authorize {
-        client_id: "native",
-        redirect_uri: REDIRECT,
-        groups: &["myactivity.search"],
-        challenge: Some(CHALLENGE),
-        extra: "",
-    };
+    let request = native_request();
     let login = browser.get(&request.path()).await;
     let (csrf, id) = (hidden(&login.html, "csrf"), hidden(&login.html, "request"));
     for _ in 0..5 {
@@ -656,13 +655,7 @@ async fn disabled_clients_and_users_get_nothing() {
     let (_, tokens) = redeem_public(&app, &code).await;
     assert!(app.core.store.set_client_disabled("native", true, Timestamp::now()).await.expect("store"));
     let mut browser = Browser::new(&app);
-    let request = Authorize {
-        client_id: "native",
-        redirect_uri: REDIRECT,
-        groups: &["myactivity.search"],
-        challenge: Some(CHALLENGE),
-        extra: "",
-    };
+    let request = native_request();
     let page = browser.get(&request.path()).await;
     assert_eq!((page.status, page.location.clone()), (StatusCode::BAD_REQUEST, None));
     let (status, error) = refresh_public(&app, tokens["refresh_token"].as_str().expect("r")).await;
@@ -720,13 +713,7 @@ async fn incremental_auth_with_granted_scopes_is_refused() {
 async fn pages_send_security_headers_and_metadata_describes_the_server() {
     let app = setup().await;
     let mut browser = Browser::new(&app);
-    let request = Authorize {
-        client_id: "native",
-        redirect_uri: REDIRECT,
-        groups: &["myactivity.search"],
-        challenge: Some(CHALLENGE),
-        extra: "",
-    };
+    let request = native_request();
     let page = browser.get(&request.path()).await;
     for (name, value) in
         [("cache-control", "no-store"), ("x-frame-options", "DENY"), ("x-content-type-options", "nosniff")]
@@ -818,13 +805,7 @@ async fn trusted_header_sign_in_only_from_the_proxy() {
     })
     .await;
     client(&app, "native", None).await;
-    let request = Authorize {
-        client_id: "native",
-        redirect_uri: REDIRECT,
-        groups: &["myactivity.search"],
-        challenge: Some(CHALLENGE),
-        extra: "",
-    };
+    let request = native_request();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let no_header = http.get(format!("{}{}", app.base, request.path())).send().await.expect("get");
     assert_eq!(no_header.status(), StatusCode::FORBIDDEN, "no login form to fall back to");
