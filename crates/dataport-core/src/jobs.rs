@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use dataport_types::Timestamp;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::Dataport;
 use crate::archive::{ArchiveWriter, ManifestHeader};
@@ -29,14 +30,18 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How an attempt ended.
 enum Outcome {
     Complete(Vec<Part>),
+    /// Cancelled, or the lease was lost to another worker.
     Cancelled,
+    /// This process is shutting down: the job goes back to the queue at once.
+    Interrupted,
     Failed(String),
     Transient(String),
 }
 
 impl Dataport {
     /// Runs `config.workers` workers and the retention sweep until `shutdown` turns true.
-    /// Workers finish the write they are in; an export cut short is resumed by the next claim.
+    /// A running export is then stopped and its job released, so that the next start (or another
+    /// process) resumes it at once instead of waiting for the lease to expire.
     pub async fn run_jobs(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..self.config.workers {
@@ -55,7 +60,8 @@ impl Dataport {
             let now = Timestamp::now();
             match self.store.claim(&owner, now.plus_seconds(self.config.lease_seconds), now).await {
                 Ok(Some(lease)) => {
-                    self.run_attempt(lease).await;
+                    let span = tracing::info_span!("job", id = %lease.job.id, attempt = lease.attempt);
+                    self.run_attempt(lease, shutdown.clone()).instrument(span).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -69,17 +75,15 @@ impl Dataport {
         }
     }
 
-    async fn run_attempt(self: &Arc<Self>, lease: Lease) {
+    async fn run_attempt(self: &Arc<Self>, lease: Lease, shutdown: watch::Receiver<bool>) {
         let job = &lease.job;
-        let span = tracing::info_span!("job", id = %job.id, attempt = lease.attempt);
-        let _enter = span.enter();
         tracing::info!(resources = ?job.resources, "export started");
         let started = std::time::Instant::now();
         let cancelled = Arc::new(AtomicBool::new(false));
         if let Ok(mut running) = self.running.lock() {
             running.insert(job.id.clone(), cancelled.clone());
         }
-        let outcome = self.export_with_heartbeat(&lease, cancelled.clone()).await;
+        let outcome = self.export_with_heartbeat(&lease, cancelled.clone(), shutdown).await;
         if let Ok(mut running) = self.running.lock() {
             running.remove(&job.id);
         }
@@ -87,6 +91,7 @@ impl Dataport {
         let recorded = match &outcome {
             Outcome::Complete(parts) => self.store.complete(&lease, parts, now).await,
             Outcome::Cancelled => Ok(false),
+            Outcome::Interrupted => self.store.release(&lease, "interrupted by a shutdown", now).await,
             Outcome::Failed(reason) => self.store.fail(&lease, reason, now).await,
             Outcome::Transient(reason) if lease.attempt >= self.config.max_attempts => {
                 self.store.fail(&lease, &format!("gave up after {} attempts: {reason}", lease.attempt), now).await
@@ -112,12 +117,18 @@ impl Dataport {
             }
             (Outcome::Failed(reason), Ok(true)) => tracing::warn!(%reason, seconds, "export failed"),
             (Outcome::Transient(reason), Ok(true)) => tracing::warn!(%reason, "export attempt failed; will retry"),
+            (Outcome::Interrupted, Ok(true)) => tracing::info!(seconds, "export interrupted by shutdown; job released"),
             (_, Ok(_)) => tracing::info!(seconds, "export stopped: the job was cancelled or taken over"),
             (_, Err(e)) => tracing::error!(error = %e, "could not record the export's outcome; the lease will expire"),
         }
     }
 
-    async fn export_with_heartbeat(self: &Arc<Self>, lease: &Lease, cancelled: Arc<AtomicBool>) -> Outcome {
+    async fn export_with_heartbeat(
+        self: &Arc<Self>,
+        lease: &Lease,
+        cancelled: Arc<AtomicBool>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Outcome {
         let job = lease.job.clone();
         let subject = match self.store.user(&job.user_id).await {
             Ok(Some(user)) => user.subject,
@@ -134,16 +145,25 @@ impl Dataport {
         tokio::pin!(export);
         let mut ticker = tokio::time::interval(HEARTBEAT);
         ticker.tick().await;
+        let mut interrupted = false;
         loop {
             tokio::select! {
                 result = &mut export => {
                     return match result {
-                        Ok(Ok(parts)) if !cancelled.load(Ordering::Relaxed) => Outcome::Complete(parts),
-                        Ok(Ok(_)) | Ok(Err(SourceError::Cancelled)) => Outcome::Cancelled,
+                        // Finished after all: the fenced `complete` decides whether it still counts.
+                        Ok(Ok(parts)) => Outcome::Complete(parts),
+                        _ if interrupted => Outcome::Interrupted,
+                        Ok(Err(SourceError::Cancelled)) => Outcome::Cancelled,
                         Ok(Err(SourceError::Permanent(reason))) => Outcome::Failed(reason),
                         Ok(Err(e)) => Outcome::Transient(e.to_string()),
                         Err(e) => Outcome::Transient(format!("export task died: {e}")),
                     };
+                }
+                changed = shutdown.changed(), if !interrupted => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        interrupted = true;
+                        cancelled.store(true, Ordering::Relaxed);
+                    }
                 }
                 _ = ticker.tick() => {
                     let now = Timestamp::now();

@@ -160,3 +160,76 @@ async fn sigkill_mid_export_then_restart_completes_with_a_valid_archive() {
         Err(e) => panic!("python3 is needed to check archives independently: {e}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_export_releases_the_job_for_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut server = start(dir.path(), port, 1);
+    wait_healthy(&http, &base).await;
+    let token = Command::new(env!("CARGO_BIN_EXE_dataportd"))
+        .args(["admin", "token", "--user", "u", "--client", "c", "--resources", "myactivity.youtube", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("admin token");
+    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_owned();
+    let reply: serde_json::Value = http
+        .post(format!("{base}/v1/portabilityArchive:initiate"))
+        .bearer_auth(&token)
+        .body(r#"{"resources":["myactivity.youtube"]}"#)
+        .send()
+        .await
+        .expect("initiate")
+        .json()
+        .await
+        .expect("json");
+    let id = reply["archiveJobId"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while partial_bytes(dir.path()) < 1 << 20 {
+        assert!(Instant::now() < deadline, "export made no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = server.child.id().to_string();
+    let stopping = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait();
+        drop(server);
+        status
+    })
+    .await
+    .expect("join")
+    .expect("wait");
+    let stopped = stopping.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(stopped < Duration::from_secs(10), "shutdown took {stopped:?}");
+    assert_eq!(partial_bytes(dir.path()), 0, "the interrupted attempt's output is gone");
+
+    // The released job is claimed at once on restart, not after the lease would have expired.
+    let _server = start(dir.path(), port, 2);
+    wait_healthy(&http, &base).await;
+    let db = dir.path().join("dataport.sqlite");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await.expect("db");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state: String =
+            sqlx::query_scalar("SELECT state FROM jobs WHERE id = ?").bind(&id).fetch_one(&pool).await.expect("job");
+        if state == "COMPLETE" {
+            break;
+        }
+        assert_eq!(state, "IN_PROGRESS");
+        assert!(Instant::now() < deadline, "job did not complete after restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (attempt, reason): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempt, failure_reason FROM jobs WHERE id = ?")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .expect("job");
+    pool.close().await;
+    assert_eq!(attempt, 2);
+    assert_eq!(reason.as_deref(), Some("interrupted by a shutdown"));
+}
