@@ -19,12 +19,7 @@ impl Duration {
     /// Every duration, in the order the consent page offers them.
     pub const ALL: [Self; 3] = [Self::OneTime, Self::Days30, Self::Days180];
 
-    /// Parses `one-time`, `30d` or `180d`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::from_label(s)
-    }
-
-    /// Parses the label [`Duration::label`] gives.
+    /// Parses `one-time`, `30d` or `180d` (the label [`Duration::label`] gives).
     pub fn from_label(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.label() == s)
     }

@@ -65,6 +65,8 @@ pub struct Dataport {
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// Failed sign-ins, for throttling.
     pub login_throttle: users::LoginThrottle,
+    /// What an unknown username's password is checked against.
+    pub decoy: users::Decoy,
 }
 
 impl Dataport {
@@ -96,6 +98,7 @@ impl Dataport {
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             login_throttle: users::LoginThrottle::new(config.login_throttle),
+            decoy: users::Decoy::default(),
             config,
         })
     }

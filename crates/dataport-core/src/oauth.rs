@@ -241,12 +241,8 @@ impl Dataport {
         }
         let state = request.state.clone();
         let back = |error: &str, description: &str| {
-            let mut params = vec![("error", error), ("error_description", description)];
-            if let Some(state) = &state {
-                params.push(("state", state));
-            }
-            params.push(("iss", self.issuer()));
-            AuthorizeError::Redirect(with_params(&redirect_uri, &params))
+            let params = [("error", error), ("error_description", description)];
+            AuthorizeError::Redirect(self.redirect_back(&redirect_uri, state.as_deref(), &params))
         };
         if request.response_type.as_deref() != Some("code") {
             return Err(back("unsupported_response_type", "Only response_type=code is supported."));
@@ -326,12 +322,19 @@ impl Dataport {
     }
 
     fn redirect_error(&self, pending: &PendingAuthorization, error: &str, description: &str) -> String {
-        let mut params = vec![("error", error), ("error_description", description)];
-        if let Some(state) = &pending.state {
-            params.push(("state", state));
+        let params = [("error", error), ("error_description", description)];
+        self.redirect_back(&pending.redirect_uri, pending.state.as_deref(), &params)
+    }
+
+    /// The redirect back to the app: `params`, then the request's `state` and our `iss`
+    /// (RFC 6749 §4.1.2, RFC 9207).
+    fn redirect_back(&self, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)]) -> String {
+        let mut all = params.to_vec();
+        if let Some(state) = state {
+            all.push(("state", state));
         }
-        params.push(("iss", self.issuer()));
-        with_params(&pending.redirect_uri, &params)
+        all.push(("iss", self.issuer()));
+        with_params(redirect_uri, &all)
     }
 
     /// The user denied: `error=access_denied` back to the app. `None` if the request was used up.
@@ -407,12 +410,8 @@ impl Dataport {
             ..AuditEntry::now()
         })
         .await;
-        let mut params = vec![("code", code_value.as_str())];
-        if let Some(state) = &consent.pending.state {
-            params.push(("state", state));
-        }
-        params.push(("iss", self.issuer()));
-        Ok(Some(with_params(&consent.pending.redirect_uri, &params)))
+        let params = [("code", code_value.as_str())];
+        Ok(Some(self.redirect_back(&consent.pending.redirect_uri, consent.pending.state.as_deref(), &params)))
     }
 
     /// Appends to the audit log; a failure is logged, never fatal to the request.

@@ -23,10 +23,16 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
-/// A PHC string of a random password, verified against when the user does not exist, so that a
-/// failed sign-in takes as long for an unknown username as for a wrong password.
-pub fn decoy_hash() -> String {
-    hash_password(&uuid::Uuid::new_v4().to_string()).unwrap_or_default()
+/// The hash of a random password, verified against when a user does not exist, so that a failed
+/// sign-in takes as long for an unknown username as for a wrong password. Made once, on first use.
+#[derive(Default)]
+pub struct Decoy(std::sync::OnceLock<String>);
+
+impl Decoy {
+    /// The decoy PHC string (CPU-heavy the first time: call it off the async runtime).
+    pub fn hash(&self) -> &str {
+        self.0.get_or_init(|| hash_password(&uuid::Uuid::new_v4().to_string()).unwrap_or_default())
+    }
 }
 
 /// Limits of failed sign-ins within a sliding window.

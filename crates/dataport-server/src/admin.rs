@@ -7,13 +7,40 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use dataport_core::Config;
-use dataport_core::auth::{hash_token, mint_secret};
+use dataport_core::auth::{ACCESS_TOKEN_SECONDS, hash_token, issue_access_token, mint_secret};
+use dataport_core::catalogue::Catalogue;
+use dataport_core::consent::{self, Duration};
 use dataport_core::oauth::is_loopback;
 use dataport_core::store::{Client, SqliteStore, Store};
 use dataport_core::users::hash_password;
 use dataport_types::Timestamp;
 
 use crate::DataDir;
+
+#[derive(Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Username (created if it does not exist).
+    #[arg(long)]
+    user: String,
+    /// OAuth client id (created if it does not exist).
+    #[arg(long)]
+    client: String,
+    /// Comma-separated resource groups, e.g. myactivity.search,chrome.history.
+    #[arg(long, value_delimiter = ',', required = true)]
+    resources: Vec<String>,
+    /// one-time, 30d or 180d.
+    #[arg(long, default_value = "one-time", value_parser = parse_duration)]
+    access: Duration,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = ACCESS_TOKEN_SECONDS)]
+    token_seconds: i64,
+}
+
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::from_label(s).ok_or_else(|| format!("{s:?} is not one of one-time, 30d, 180d"))
+}
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -97,7 +124,7 @@ pub struct AuditArgs {
     json: bool,
 }
 
-async fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
+pub async fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(&data.data_dir)
         .with_context(|| format!("cannot create data directory {}", data.data_dir.display()))?;
     Ok(SqliteStore::open(&Config::new(&data.data_dir).database_path()).await?)
@@ -120,6 +147,37 @@ fn read_password() -> anyhow::Result<String> {
         bail!("a password needs at least 8 characters");
     }
     Ok(password)
+}
+
+/// `admin token`: grants the groups (creating the user and the client if needed) and prints a
+/// fresh access token, skipping the consent pages.
+pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    if args.token_seconds <= 0 {
+        bail!("--token-seconds must be positive");
+    }
+    let catalogue = match &args.data.catalogue {
+        Some(path) => Catalogue::load(path)?,
+        None => Catalogue::built_in(),
+    };
+    let store = open(&args.data).await?;
+    let now = Timestamp::now();
+    let user = store.ensure_user(&args.user, now).await?;
+    let client = Client {
+        id: args.client.clone(),
+        name: args.client.clone(),
+        redirect_uris: Vec::new(),
+        public: true,
+        disabled: false,
+        secret_hash: None,
+    };
+    let client = store.ensure_client(&client, now).await?;
+    let scopes = consent::grant(&store, &catalogue, &user.id, &client.id, &args.resources, args.access, now).await?;
+    let token = issue_access_token(&store, &user.id, &client.id, scopes, now, args.token_seconds)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not issue a token: {e}"))?;
+    store.close().await;
+    println!("{token}");
+    Ok(())
 }
 
 async fn hashed_password() -> anyhow::Result<String> {

@@ -22,16 +22,16 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// Handles one API request.
 pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
-    let domain = app.core.config.error_domain.clone();
+    let domain = &app.core.config.error_domain;
     let params = match SystemParams::parse(request.uri().query()) {
         Ok(params) => params,
         Err((field, message)) => {
-            return respond::error(&ApiError::invalid_field(&field, message), &domain, &SystemParams::default());
+            return respond::error(&ApiError::invalid_field(&field, message), domain, &SystemParams::default());
         }
     };
     match serve(&app, &params, request).await {
         Ok(response) => response,
-        Err(e) => respond::error(&e, &domain, &params),
+        Err(e) => respond::error(&e, domain, &params),
     }
 }
 

@@ -5,13 +5,11 @@ mod admin;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use dataport_core::auth::{ACCESS_TOKEN_SECONDS, issue_access_token};
-use dataport_core::catalogue::Catalogue;
-use dataport_core::consent::{self, Duration};
-use dataport_core::store::{Client, SqliteStore, Store};
+use dataport_core::auth::ACCESS_TOKEN_SECONDS;
+use dataport_core::consent::Duration;
+use dataport_core::store::{Client, Store};
 use dataport_core::users::hash_password;
 use dataport_core::{Config, config::parse_signing_keys};
 use dataport_server::Application;
@@ -103,7 +101,7 @@ struct ServeArgs {
     #[arg(long, env = "DATAPORT_ACCESS_TOKEN_SECONDS", default_value_t = ACCESS_TOKEN_SECONDS)]
     access_token_seconds: i64,
     /// Durations the consent page offers (comma-separated: one-time, 30d, 180d).
-    #[arg(long, env = "DATAPORT_CONSENT_DURATIONS", value_delimiter = ',', default_value = "one-time,30d,180d", value_parser = parse_duration)]
+    #[arg(long, env = "DATAPORT_CONSENT_DURATIONS", value_delimiter = ',', default_value = "one-time,30d,180d", value_parser = admin::parse_duration)]
     consent_durations: Vec<Duration>,
     /// Trusted-header sign-in: the header, set by your authenticating proxy, that carries the
     /// user's subject id. Replaces the login page. The proxy must strip it from client requests.
@@ -130,7 +128,7 @@ enum LogFormat {
 enum AdminCommand {
     /// Grant resource groups to a client for a user (creating both if needed) and print a fresh
     /// access token. Works while the server runs.
-    Token(TokenArgs),
+    Token(admin::TokenArgs),
     /// Manage users who sign in on the consent pages.
     #[command(subcommand)]
     User(admin::UserCommand),
@@ -139,31 +137,6 @@ enum AdminCommand {
     Client(admin::ClientCommand),
     /// Print the audit log (consents, tokens, exports, downloads, resets).
     Audit(admin::AuditArgs),
-}
-
-#[derive(Args)]
-struct TokenArgs {
-    #[command(flatten)]
-    data: DataDir,
-    /// Username (created if it does not exist).
-    #[arg(long)]
-    user: String,
-    /// OAuth client id (created if it does not exist).
-    #[arg(long)]
-    client: String,
-    /// Comma-separated resource groups, e.g. myactivity.search,chrome.history.
-    #[arg(long, value_delimiter = ',', required = true)]
-    resources: Vec<String>,
-    /// one-time, 30d or 180d.
-    #[arg(long, default_value = "one-time", value_parser = parse_duration)]
-    access: Duration,
-    /// Access token lifetime in seconds.
-    #[arg(long, default_value_t = ACCESS_TOKEN_SECONDS)]
-    token_seconds: i64,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    Duration::parse(s).ok_or_else(|| format!("{s:?} is not one of one-time, 30d, 180d"))
 }
 
 fn parse_group_records(s: &str) -> Result<(String, u64), String> {
@@ -182,14 +155,12 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
-            Command::Admin(AdminCommand::Token(args)) => admin_token(args).await,
+            Command::Admin(AdminCommand::Token(args)) => admin::token(args).await,
             Command::Admin(AdminCommand::User(command)) => admin::user(command).await,
             Command::Admin(AdminCommand::Client(command)) => admin::client(command).await,
             Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
             Command::Migrate(args) => {
-                std::fs::create_dir_all(&args.data_dir)?;
-                let store = SqliteStore::open(&Config::new(&args.data_dir).database_path()).await?;
-                store.close().await;
+                admin::open(&args).await?.close().await;
                 println!("database in {} is up to date", args.data_dir.display());
                 Ok(())
             }
@@ -241,11 +212,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let core = app.core();
     if !args.no_demo {
         let now = Timestamp::now();
-        let password =
-            tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
-        if core.store.create_user(DEMO_USER, DEMO_USER, Some(&password), now).await?.is_none() {
-            let existing = core.store.credentials(DEMO_USER).await?;
-            if existing.is_some_and(|c| c.password_hash.is_none()) {
+        // Hash the demo password only when the demo user has none yet (Argon2id is deliberately slow).
+        let existing = core.store.credentials(DEMO_USER).await?;
+        if existing.as_ref().is_none_or(|c| c.password_hash.is_none()) {
+            let password =
+                tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
+            if existing.is_none() {
+                core.store.create_user(DEMO_USER, DEMO_USER, Some(&password), now).await?;
+            } else {
                 core.store.set_password(DEMO_USER, &password).await?;
             }
         }
@@ -322,36 +296,4 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
-}
-
-async fn admin_token(args: TokenArgs) -> anyhow::Result<()> {
-    let config = Config::new(&args.data.data_dir);
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let catalogue = match &args.data.catalogue {
-        Some(path) => Catalogue::load(path)?,
-        None => Catalogue::built_in(),
-    };
-    if args.token_seconds <= 0 {
-        bail!("--token-seconds must be positive");
-    }
-    let store = SqliteStore::open(&config.database_path()).await?;
-    let now = Timestamp::now();
-    let user = store.ensure_user(&args.user, now).await?;
-    let client = Client {
-        id: args.client.clone(),
-        name: args.client.clone(),
-        redirect_uris: Vec::new(),
-        public: true,
-        disabled: false,
-        secret_hash: None,
-    };
-    let client = store.ensure_client(&client, now).await?;
-    let scopes = consent::grant(&store, &catalogue, &user.id, &client.id, &args.resources, args.access, now).await?;
-    let token = issue_access_token(&store, &user.id, &client.id, scopes, now, args.token_seconds)
-        .await
-        .map_err(|e| anyhow::anyhow!("could not issue a token: {e}"))?;
-    store.close().await;
-    println!("{token}");
-    Ok(())
 }

@@ -17,7 +17,7 @@ use dataport_core::auth::{hash_token, mint_secret};
 use dataport_core::consent::Duration;
 use dataport_core::oauth::{AuthorizationRequest, AuthorizeError, Consent, OAuthError, SESSION_SECONDS, TokenRequest};
 use dataport_core::store::Session;
-use dataport_core::users::{decoy_hash, verify_password};
+use dataport_core::users::verify_password;
 use dataport_types::Timestamp;
 
 use crate::AppState;
@@ -249,9 +249,11 @@ pub async fn login(
         Err(_) => return unavailable(),
     };
     let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let checked = tokio::task::spawn_blocking(move || verify_password(&password, &phc.unwrap_or_else(decoy_hash)))
-        .await
-        .unwrap_or(false);
+    let core = app.core.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || verify_password(&password, phc.as_deref().unwrap_or(core.decoy.hash())))
+            .await
+            .unwrap_or(false);
     let user = match credentials {
         Some(c) if checked && !c.user.disabled => c.user,
         Some(c) if checked => {

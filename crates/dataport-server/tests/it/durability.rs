@@ -2,13 +2,13 @@
 //! large export and restarted; the job completes with a valid, checksummed archive, and no URL was
 //! ever handed out for a partial one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::harness::verify_archive;
+use crate::harness::{files_below, free_port, verify_archive, wait_healthy};
 
 const RECORDS: u64 = 1_200_000; // about 390 MB of My Activity JSON
 
@@ -22,10 +22,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn start(dir: &Path, port: u16, run: usize) -> Server {
@@ -44,47 +40,24 @@ fn start(dir: &Path, port: u16, run: usize) -> Server {
     Server { child }
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn partial_bytes(dir: &Path) -> u64 {
-    fn walk(dir: &Path, total: &mut u64) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path: PathBuf = entry.path();
-            if path.is_dir() {
-                walk(&path, total);
-            } else if path.extension().is_some_and(|e| e == "partial") {
-                *total += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-        }
-    }
-    let mut total = 0;
-    walk(&dir.join("blobs"), &mut total);
-    total
+    files_below(&dir.join("blobs"))
+        .iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "partial"))
+        .map(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+        .sum()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigkill_mid_export_then_restart_completes_with_a_valid_archive() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let server = start(dir.path(), port, 1);
-    wait_healthy(&http, &base).await;
-
+/// Mints a token with `dataportd admin token` and initiates an export of the big group over
+/// HTTP; returns the token and the job id.
+async fn start_export(dir: &Path, http: &reqwest::Client, base: &str) -> (String, String) {
     let token = Command::new(env!("CARGO_BIN_EXE_dataportd"))
         .args(["admin", "token", "--user", "u", "--client", "c", "--resources", "myactivity.youtube", "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
         .output()
         .expect("admin token");
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let token = String::from_utf8(token.stdout).expect("utf8").trim().to_owned();
-
     let reply: serde_json::Value = http
         .post(format!("{base}/v1/portabilityArchive:initiate"))
         .bearer_auth(&token)
@@ -96,6 +69,19 @@ async fn sigkill_mid_export_then_restart_completes_with_a_valid_archive() {
         .await
         .expect("json");
     let id = reply["archiveJobId"].as_str().expect("id").to_owned();
+    (token, id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_export_then_restart_completes_with_a_valid_archive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let server = start(dir.path(), port, 1);
+    wait_healthy(&http, &base).await;
+
+    let (token, id) = start_export(dir.path(), &http, &base).await;
     let state_url = format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState");
     let state = |http: reqwest::Client, token: String, url: String| async move {
         http.get(url).bearer_auth(token).send().await.expect("state").json::<serde_json::Value>().await.expect("json")
@@ -169,23 +155,7 @@ async fn sigterm_mid_export_releases_the_job_for_the_next_start() {
     let http = reqwest::Client::new();
     let mut server = start(dir.path(), port, 1);
     wait_healthy(&http, &base).await;
-    let token = Command::new(env!("CARGO_BIN_EXE_dataportd"))
-        .args(["admin", "token", "--user", "u", "--client", "c", "--resources", "myactivity.youtube", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .expect("admin token");
-    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_owned();
-    let reply: serde_json::Value = http
-        .post(format!("{base}/v1/portabilityArchive:initiate"))
-        .bearer_auth(&token)
-        .body(r#"{"resources":["myactivity.youtube"]}"#)
-        .send()
-        .await
-        .expect("initiate")
-        .json()
-        .await
-        .expect("json");
-    let id = reply["archiveJobId"].as_str().expect("id").to_owned();
+    let (_, id) = start_export(dir.path(), &http, &base).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while partial_bytes(dir.path()) < 1 << 20 {
         assert!(Instant::now() < deadline, "export made no progress");

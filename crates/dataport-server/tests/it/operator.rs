@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::harness::{files_below, free_port, wait_healthy};
 use crate::oauth::{Authorize, Browser, consent, param};
 
 fn dataportd(args: &[&str], dir: &Path, stdin: Option<&str>) -> (bool, String, String) {
@@ -36,16 +37,7 @@ fn dataportd(args: &[&str], dir: &Path, stdin: Option<&str>) -> (bool, String, S
 
 /// Every file below `dir`, read whole.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push((path.display().to_string(), std::fs::read(&path).expect("read")));
-        }
-    }
-    out
+    files_below(dir).into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).expect("read"))).collect()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -87,7 +79,7 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
     assert!(ok && listed.contains(&client_id) && listed.contains("Importer") && !listed.contains(&secret));
 
     // The server, logging everything it can.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("server.log");
     let mut server = Command::new(env!("CARGO_BIN_EXE_dataportd"))
@@ -107,11 +99,7 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
         .spawn()
         .expect("server");
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&http, &base).await;
 
     let mut browser = Browser::at(&base);
     let request = Authorize {
