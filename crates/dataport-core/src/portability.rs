@@ -76,13 +76,10 @@ impl Dataport {
         let created = self.store.initiate(&job, &rules).await??;
         self.wake.notify_waiters();
         self.record(AuditEntry {
-            event: "export.initiated".into(),
-            user_id: Some(principal.user_id.clone()),
-            client_id: Some(principal.client_id.clone()),
             resources: created.resources.clone(),
             job_id: Some(created.id.clone()),
             detail: serde_json::json!({ "accessType": created.access_type.as_str() }),
-            ..AuditEntry::now()
+            ..audit(principal, "export.initiated")
         })
         .await;
         Ok(InitiatePortabilityArchiveResponse { archive_job_id: created.id, access_type: created.access_type })
@@ -162,13 +159,10 @@ impl Dataport {
         let created = self.store.retry(&job.id, &new_id, self.config.max_retries, Timestamp::now()).await??;
         self.wake.notify_waiters();
         self.record(AuditEntry {
-            event: "export.retried".into(),
-            user_id: Some(principal.user_id.clone()),
-            client_id: Some(principal.client_id.clone()),
             resources: created.resources.clone(),
             job_id: Some(created.id.clone()),
             detail: serde_json::json!({ "retryOf": job.id }),
-            ..AuditEntry::now()
+            ..audit(principal, "export.retried")
         })
         .await;
         Ok(RetryPortabilityArchiveResponse { archive_job_id: created.id })
@@ -187,12 +181,9 @@ impl Dataport {
         }
         self.signal_cancel(&job.id);
         self.record(AuditEntry {
-            event: "export.cancelled".into(),
-            user_id: Some(principal.user_id.clone()),
-            client_id: Some(principal.client_id.clone()),
             resources: job.resources.clone(),
             job_id: Some(job.id.clone()),
-            ..AuditEntry::now()
+            ..audit(principal, "export.cancelled")
         })
         .await;
         Ok(Empty {})
@@ -202,13 +193,7 @@ impl Dataport {
     /// cooldown), cancels its running jobs and revokes its archives' URLs.
     pub async fn reset(&self, principal: &Principal) -> Result<Empty, ApiError> {
         self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now()).await?;
-        self.record(AuditEntry {
-            event: "authorization.reset".into(),
-            user_id: Some(principal.user_id.clone()),
-            client_id: Some(principal.client_id.clone()),
-            ..AuditEntry::now()
-        })
-        .await;
+        self.record(audit(principal, "authorization.reset")).await;
         Ok(Empty {})
     }
 
@@ -225,6 +210,16 @@ impl Dataport {
         {
             flag.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// An audit entry of the principal's pair, stamped now.
+fn audit(principal: &Principal, event: &str) -> AuditEntry {
+    AuditEntry {
+        event: event.to_owned(),
+        user_id: Some(principal.user_id.clone()),
+        client_id: Some(principal.client_id.clone()),
+        ..AuditEntry::now()
     }
 }
 
