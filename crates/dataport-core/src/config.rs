@@ -1,10 +1,12 @@
 //! Runtime configuration of the core, with the defaults of emulator mode (SPEC §13).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 use crate::archive::ArchiveSettings;
 use crate::consent::Duration;
@@ -61,8 +63,90 @@ pub struct Config {
     pub login_throttle: ThrottlePolicy,
     /// Trusted-header sign-in (SPEC §10.6): the header carrying the subject id. Off when `None`.
     pub trusted_header: Option<String>,
-    /// Addresses of the reverse proxies allowed to set `trusted_header`.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The reverse proxies in front of this server: their `Forwarded` / `X-Forwarded-For` is
+    /// believed, and only they may set `trusted_header`.
+    pub trusted_proxies: ProxyList,
+    /// Caps on connections and downloads (SPEC §11).
+    pub limits: Limits,
+    /// Create the demo user and client (SPEC §13). `None`: only in pure emulator mode on loopback.
+    pub demo: Option<bool>,
+}
+
+/// Caps that keep one client from tying up the server's memory and connections (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections in all; beyond it the server stops accepting until one closes.
+    pub connections: usize,
+    /// Open connections from one client address (a trusted proxy is exempt); beyond it a new
+    /// connection is answered 503 and closed.
+    pub connections_per_address: usize,
+    /// Downloads streaming at once to one client address; beyond it 429.
+    pub downloads_per_address: usize,
+    /// Downloads streaming at once of one job; beyond it 429.
+    pub downloads_per_job: usize,
+    /// A client that accepts no bytes of a response for this long is disconnected.
+    pub write_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connections: 4096,
+            connections_per_address: 256,
+            downloads_per_address: 16,
+            downloads_per_job: 8,
+            write_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Addresses and CIDR ranges of trusted reverse proxies, e.g. `10.0.0.5,192.168.0.0/16,::1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyList(Vec<(IpAddr, u8)>);
+
+impl ProxyList {
+    /// Parses comma-separated addresses and `ADDRESS/PREFIX` ranges.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut ranges = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (addr, prefix) = item.split_once('/').unwrap_or((item, ""));
+            let addr: IpAddr = addr.parse().map_err(|_| format!("{item:?} is not an IP address or CIDR range"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = if prefix.is_empty() {
+                max
+            } else {
+                prefix.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{item:?}: bad prefix length"))?
+            };
+            ranges.push((addr, prefix));
+        }
+        Ok(Self(ranges))
+    }
+
+    /// Whether `ip` is one of the proxies (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|(net, prefix)| match (net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(*net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(*net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<ProxyList> for ProxyList {
+    fn from_iter<I: IntoIterator<Item = ProxyList>>(lists: I) -> Self {
+        Self(lists.into_iter().flat_map(|list| list.0).collect())
+    }
 }
 
 impl Config {
@@ -93,7 +177,9 @@ impl Config {
             one_time_refresh_seconds: 7 * 86_400,
             login_throttle: ThrottlePolicy::default(),
             trusted_header: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: ProxyList::default(),
+            limits: Limits::default(),
+            demo: None,
         }
     }
 
@@ -124,27 +210,58 @@ pub fn parse_signing_keys(spec: &str) -> Result<Vec<SigningKey>, String> {
 }
 
 /// The key kept in `<data_dir>/signing.key`, created on first use, so that URLs survive restarts.
+///
+/// Its id is derived from a hash of the secret ([`key_id`]), so that the id every URL carries
+/// says nothing about the key. A file written by an older version, whose id was `local-` and the
+/// first four bytes of the secret, is rewritten with the derived id (its URLs stop verifying;
+/// the next state poll hands out fresh ones).
 pub fn local_signing_key(data_dir: &Path) -> std::io::Result<SigningKey> {
     let path = data_dir.join("signing.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse_signing_keys(&text)
-            .ok()
-            .and_then(|keys| keys.into_iter().next())
-            .ok_or_else(|| std::io::Error::other(format!("{} is not a valid signing key file", path.display()))),
+        Ok(text) => {
+            let key = parse_signing_keys(&text)
+                .ok()
+                .and_then(|keys| keys.into_iter().next())
+                .ok_or_else(|| std::io::Error::other(format!("{} is not a valid signing key file", path.display())))?;
+            if key.id == format!("local-{}", hex::encode(key.secret.get(..4).unwrap_or_default())) {
+                let key = SigningKey { id: key_id(&key.secret), secret: key.secret };
+                replace_private(&path, key_file(&key).as_bytes())?;
+                tracing::warn!(path = %path.display(), "the signing key's id showed part of the key: replaced by a derived id");
+                return Ok(key);
+            }
+            Ok(key)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = [0u8; 32];
             rand::rng().fill_bytes(&mut secret);
-            let id = format!("local-{}", &hex::encode(&secret[..4]));
-            let text = format!("{id}:{}\n", URL_SAFE_NO_PAD.encode(secret));
-            match write_private(&path, text.as_bytes()) {
+            let key = SigningKey { id: key_id(&secret), secret: secret.to_vec() };
+            match write_private(&path, key_file(&key).as_bytes()) {
                 // Another process created it first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => local_signing_key(data_dir),
                 Err(e) => Err(e),
-                Ok(()) => Ok(SigningKey { id, secret: secret.to_vec() }),
+                Ok(()) => Ok(key),
             }
         }
         Err(e) => Err(e),
     }
+}
+
+/// The id of a generated key: `k` and 12 hex digits of a domain-separated SHA-256 of the secret.
+pub fn key_id(secret: &[u8]) -> String {
+    let digest = Sha256::new().chain_update(b"dataport signing key id\0").chain_update(secret).finalize();
+    format!("k{}", &hex::encode(digest)[..12])
+}
+
+fn key_file(key: &SigningKey) -> String {
+    format!("{}:{}\n", key.id, URL_SAFE_NO_PAD.encode(&key.secret))
+}
+
+/// Atomically replaces `path` with a private file holding `bytes`.
+fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let staged = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&staged);
+    write_private(&staged, bytes)?;
+    std::fs::rename(&staged, path)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -156,4 +273,34 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_lists_match_addresses_and_ranges() {
+        let list = ProxyList::parse("10.0.0.5, 192.168.0.0/16,::1,2001:db8::/32").expect("parse");
+        for yes in ["10.0.0.5", "192.168.4.2", "::1", "2001:db8::7", "::ffff:10.0.0.5"] {
+            assert!(list.contains(yes.parse().expect("ip")), "{yes}");
+        }
+        for no in ["10.0.0.6", "192.169.0.1", "::2", "2001:db9::1", "127.0.0.1"] {
+            assert!(!list.contains(no.parse().expect("ip")), "{no}");
+        }
+        assert!(ProxyList::parse("0.0.0.0/0").expect("all").contains("8.8.8.8".parse().expect("ip")));
+        assert!(ProxyList::parse("10.0.0.0/33").is_err());
+        assert!(ProxyList::parse("proxy.example").is_err());
+        assert!(ProxyList::parse("").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn generated_key_ids_are_derived_not_copied() {
+        let secret = [0xabu8; 32];
+        let id = key_id(&secret);
+        assert_eq!(id.len(), 13);
+        assert!(!id.contains("abab"), "{id}");
+        assert_eq!(id, key_id(&secret), "stable, so that every node of a deployment agrees");
+        assert_ne!(id, key_id(&[0xacu8; 32]));
+    }
 }

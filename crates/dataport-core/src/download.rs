@@ -38,7 +38,8 @@ impl Dataport {
         )
     }
 
-    /// Verifies a signed URL and opens the part it names.
+    /// Verifies a signed URL and opens the part it names: the job must still be downloadable,
+    /// and neither its user nor its client disabled (disabling revokes tokens, and URLs too).
     pub async fn open_download(
         &self,
         job_id: &str,
@@ -52,6 +53,15 @@ impl Dataport {
             DownloadDenied
         })?;
         let job = job.filter(|job| self.downloadable(job, now)).ok_or(DownloadDenied)?;
+        let lookup = |e: crate::store::StoreError| {
+            tracing::warn!(error = %e, "download: user or client lookup failed");
+            DownloadDenied
+        };
+        let user = self.store.user(&job.user_id).await.map_err(lookup)?;
+        let client = self.store.client(&job.client_id).await.map_err(lookup)?;
+        if user.is_none_or(|u| u.disabled) || client.is_none_or(|c| c.disabled) {
+            return Err(DownloadDenied);
+        }
         let found = job.parts.iter().find(|p| p.index == part).ok_or(DownloadDenied)?;
         let file = self.blobs.open_blob(&found.blob_key).map_err(|e| {
             tracing::error!(job = %job.id, part, error = %e, "download: blob of a complete job is missing");

@@ -210,7 +210,8 @@ impl Dataport {
         Ok(writer.finish(header)?)
     }
 
-    /// Deletes the blobs of archives past retention or revoked, and of ended attempts.
+    /// Deletes the blobs of archives past retention or revoked, and of ended attempts, and
+    /// prunes expired sign-in sessions, pending authorizations and codes.
     async fn sweeper(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_secs(self.config.sweep_interval_seconds.max(1));
         while !*shutdown.borrow() {
@@ -227,6 +228,10 @@ impl Dataport {
     /// One pass of the retention sweep; returns how many jobs' blobs were deleted.
     pub async fn sweep_once(&self) -> Result<usize, crate::store::StoreError> {
         let now = Timestamp::now();
+        let pruned = self.store.prune_expired(now).await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "expired sessions, requests and codes pruned");
+        }
         let complete_before = now.plus_seconds(-self.config.retention_seconds);
         let ended_before = now.plus_seconds(-2 * self.config.lease_seconds);
         let mut deleted = 0;

@@ -11,6 +11,7 @@ pub mod blob;
 pub mod catalogue;
 pub mod config;
 pub mod consent;
+pub mod demo;
 pub mod download;
 pub mod emulator;
 pub mod error;
@@ -64,9 +65,9 @@ pub struct Dataport {
     /// Cancel flags of the exports running in this process, by job id.
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// Failed sign-ins, for throttling.
-    pub login_throttle: users::LoginThrottle,
+    login_throttle: users::LoginThrottle,
     /// What an unknown username's password is checked against.
-    pub decoy: users::Decoy,
+    decoy: Arc<users::Decoy>,
 }
 
 impl Dataport {
@@ -98,7 +99,7 @@ impl Dataport {
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             login_throttle: users::LoginThrottle::new(config.login_throttle),
-            decoy: users::Decoy::default(),
+            decoy: Arc::default(),
             config,
         })
     }

@@ -84,6 +84,10 @@ impl OAuthError {
     }
 }
 
+fn invalid_grant(description: &str) -> OAuthError {
+    OAuthError::new("invalid_grant", description)
+}
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "token endpoint: store failure");
@@ -218,12 +222,10 @@ impl Dataport {
         Ok(groups)
     }
 
-    /// Validates an authorization request (SPEC §10.1) and records it for the session.
-    pub async fn begin_authorization(
-        &self,
-        request: &AuthorizationRequest,
-        session_hash: &str,
-    ) -> Result<Consent, AuthorizeError> {
+    /// Validates an authorization request (SPEC §10.1). It writes nothing: a request that fails
+    /// here costs the server a read, never a session or a row ([`Dataport::begin_authorization`]
+    /// records a valid one).
+    pub async fn check_authorization(&self, request: &AuthorizationRequest) -> Result<Consent, AuthorizeError> {
         let client_id = request.client_id.as_deref().unwrap_or_default();
         let client = match self.store.client(client_id).await? {
             Some(client) if !client.disabled => client,
@@ -268,7 +270,7 @@ impl Dataport {
         let now = Timestamp::now();
         let pending = PendingAuthorization {
             id: mint_secret("dpp_").hash,
-            session_hash: session_hash.to_owned(),
+            session_hash: String::new(),
             client_id: client.id.clone(),
             redirect_uri,
             state,
@@ -277,8 +279,19 @@ impl Dataport {
             include_granted_scopes: request.include_granted_scopes.as_deref() == Some("true"),
             expires_at: now.plus_seconds(PENDING_SECONDS),
         };
-        self.store.insert_pending(&pending, now).await?;
         Ok(Consent { pending, client })
+    }
+
+    /// Records a checked request for the browser session that will sign in and consent.
+    pub async fn begin_authorization(&self, consent: &mut Consent, session_hash: &str) -> Result<(), StoreError> {
+        consent.pending.session_hash = session_hash.to_owned();
+        self.store.insert_pending(&consent.pending, Timestamp::now()).await
+    }
+
+    /// Moves a pending request to the session a sign-in has just created (the session it was
+    /// made in is not signed in, and is worth nothing to whoever planted it).
+    pub async fn rebind_pending(&self, consent: &Consent, session_hash: &str) -> Result<(), StoreError> {
+        self.store.rebind_pending(&consent.pending.id, session_hash).await
     }
 
     /// The pending authorization `id` if it belongs to `session`, with its client.
@@ -472,12 +485,39 @@ impl Dataport {
         }
     }
 
+    /// Exchanges a code (RFC 6749 §4.1.3). The code is read and checked first; then spending it
+    /// and storing its tokens is one store transaction, so a replay racing this redemption
+    /// revokes exactly what it issued. A code that fails a check is spent all the same.
     async fn redeem(&self, client: &Client, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
-        let grant = |d: &str| OAuthError::new("invalid_grant", d);
-        let code = request.code.as_deref().ok_or_else(|| OAuthError::new("invalid_request", "code is required."))?;
+        let presented =
+            request.code.as_deref().ok_or_else(|| OAuthError::new("invalid_request", "code is required."))?;
+        let hash = hash_token(presented);
         let now = Timestamp::now();
-        let code = match self.store.redeem_code(&hash_token(code), now).await? {
-            Redemption::Fresh(code) => code,
+        let Some(code) = self.store.code(&hash).await? else { return Err(invalid_grant("Unknown code.")) };
+        let (response, issued) = match self.check_code(client, &code, request, now).await? {
+            Ok(()) => {
+                let duration = Duration::from_label(&code.access).unwrap_or(Duration::OneTime);
+                let refresh_expires = match duration.seconds() {
+                    Some(seconds) => now.plus_seconds(seconds),
+                    None => now.plus_seconds(self.config.one_time_refresh_seconds),
+                };
+                let family = uuid::Uuid::new_v4().to_string();
+                let minted = self.mint_tokens(
+                    &code.user_id,
+                    client,
+                    (&code.scopes, &code.scopes),
+                    duration,
+                    refresh_expires,
+                    &family,
+                    Some(&code.hash),
+                    now,
+                )?;
+                (Ok(minted.0), minted.1)
+            }
+            Err(refused) => (Err(refused), Vec::new()),
+        };
+        match self.store.redeem_code(&hash, now, &issued).await? {
+            Redemption::Fresh => {}
             Redemption::Replayed => {
                 self.record(AuditEntry {
                     event: "code.replayed".into(),
@@ -485,51 +525,11 @@ impl Dataport {
                     ..AuditEntry::now()
                 })
                 .await;
-                return Err(grant("The code was already used; the tokens issued for it are revoked."));
+                return Err(invalid_grant("The code was already used; the tokens issued for it are revoked."));
             }
-            Redemption::Unknown => return Err(grant("Unknown code.")),
-        };
-        if code.client_id != client.id {
-            return Err(grant("The code was issued to another client."));
+            Redemption::Unknown => return Err(invalid_grant("Unknown code.")),
         }
-        if code.expires_at <= now {
-            return Err(grant("The code has expired."));
-        }
-        if request.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
-            return Err(grant("redirect_uri does not match the authorization request."));
-        }
-        match (&code.code_challenge, request.code_verifier.as_deref()) {
-            (Some(challenge), Some(verifier)) if valid_pkce_value(verifier) && pkce_matches(verifier, challenge) => {}
-            (Some(_), Some(_)) => return Err(grant("The code_verifier does not match the code_challenge.")),
-            (Some(_), None) => return Err(grant("code_verifier is required.")),
-            (None, Some(_)) => {
-                return Err(grant("code_verifier given, but the authorization request had no code_challenge."));
-            }
-            (None, None) if client.public => return Err(grant("PKCE is required for public clients.")),
-            (None, None) => {}
-        }
-        if self.store.user(&code.user_id).await?.is_none_or(|u| u.disabled) {
-            return Err(grant("The user is disabled."));
-        }
-        let duration = Duration::from_label(&code.access).unwrap_or(Duration::OneTime);
-        let refresh_expires = match duration.seconds() {
-            Some(seconds) => now.plus_seconds(seconds),
-            None => now.plus_seconds(self.config.one_time_refresh_seconds),
-        };
-        let family = uuid::Uuid::new_v4().to_string();
-        let response = self
-            .issue(
-                &code.user_id,
-                client,
-                &code.scopes,
-                &code.scopes,
-                duration,
-                refresh_expires,
-                &family,
-                Some(&code.hash),
-                now,
-            )
-            .await?;
+        let response = response?;
         self.record(AuditEntry {
             event: "token.issued".into(),
             user_id: Some(code.user_id.clone()),
@@ -541,33 +541,65 @@ impl Dataport {
         Ok(response)
     }
 
+    /// The checks of a code exchange (RFC 6749 §4.1.3, RFC 7636 §4.6): the inner `Err` is the refusal.
+    async fn check_code(
+        &self,
+        client: &Client,
+        code: &AuthCode,
+        request: &TokenRequest,
+        now: Timestamp,
+    ) -> Result<Result<(), OAuthError>, StoreError> {
+        let refuse = |d: &str| Ok(Err(invalid_grant(d)));
+        if code.client_id != client.id {
+            return refuse("The code was issued to another client.");
+        }
+        if code.expires_at <= now {
+            return refuse("The code has expired.");
+        }
+        if request.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+            return refuse("redirect_uri does not match the authorization request.");
+        }
+        match (&code.code_challenge, request.code_verifier.as_deref()) {
+            (Some(challenge), Some(verifier)) if valid_pkce_value(verifier) && pkce_matches(verifier, challenge) => {}
+            (Some(_), Some(_)) => return refuse("The code_verifier does not match the code_challenge."),
+            (Some(_), None) => return refuse("code_verifier is required."),
+            (None, Some(_)) => {
+                return refuse("code_verifier given, but the authorization request had no code_challenge.");
+            }
+            (None, None) if client.public => return refuse("PKCE is required for public clients."),
+            (None, None) => {}
+        }
+        if self.store.user(&code.user_id).await?.is_none_or(|u| u.disabled) {
+            return refuse("The user is disabled.");
+        }
+        Ok(Ok(()))
+    }
+
+    /// Exchanges a refresh token for a new pair (RFC 6749 §6). The token is read and checked
+    /// first; rotating it out and storing its successors is then one store transaction, so a
+    /// reuse racing this refresh revokes the successors too (RFC 9700 §4.14.2).
     async fn refresh(&self, client: &Client, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
-        let grant = |d: &str| OAuthError::new("invalid_grant", d);
         let presented = request
             .refresh_token
             .as_deref()
             .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required."))?;
+        let hash = hash_token(presented);
         let now = Timestamp::now();
-        let old = match self.store.rotate_refresh(&hash_token(presented), now).await? {
-            Rotation::Fresh(token) => token,
-            Rotation::Reused => {
-                self.record(AuditEntry {
-                    event: "token.reuse_detected".into(),
-                    client_id: Some(client.id.clone()),
-                    ..AuditEntry::now()
-                })
-                .await;
-                return Err(grant("The refresh token was already used; all tokens of this authorization are revoked."));
-            }
-            Rotation::Invalid => return Err(grant("The refresh token is invalid, expired or revoked.")),
+        let old = match self.store.token(&hash).await? {
+            Some(old) if old.kind == TokenKind::Refresh => old,
+            _ => return Err(invalid_grant("The refresh token is invalid, expired or revoked.")),
         };
+        if old.rotated_at.is_some() {
+            // Reuse: whatever else the request says, the family goes (the store decides it).
+            self.rotate(client, &hash, now, &[]).await?;
+        }
         let family = old.family.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if old.client_id != client.id {
             self.store.revoke_family(&family, now).await?;
-            return Err(grant("The refresh token was issued to another client."));
+            return Err(invalid_grant("The refresh token was issued to another client."));
         }
         if self.store.user(&old.user_id).await?.is_none_or(|u| u.disabled) {
-            return Err(grant("The user is disabled."));
+            return Err(invalid_grant("The user is disabled."));
         }
         let scopes = match request.scope.as_deref().filter(|s| !s.trim().is_empty()) {
             None => old.scopes.clone(),
@@ -579,19 +611,17 @@ impl Dataport {
             },
         };
         let duration = old.access.as_deref().and_then(Duration::from_label).unwrap_or(Duration::OneTime);
-        let response = self
-            .issue(
-                &old.user_id,
-                client,
-                &scopes,
-                &old.scopes,
-                duration,
-                old.expires_at,
-                &family,
-                old.code_hash.as_deref(),
-                now,
-            )
-            .await?;
+        let (response, successors) = self.mint_tokens(
+            &old.user_id,
+            client,
+            (&scopes, &old.scopes),
+            duration,
+            old.expires_at,
+            &family,
+            old.code_hash.as_deref(),
+            now,
+        )?;
+        self.rotate(client, &hash, now, &successors).await?;
         self.record(AuditEntry {
             event: "token.refreshed".into(),
             user_id: Some(old.user_id.clone()),
@@ -603,22 +633,45 @@ impl Dataport {
         Ok(response)
     }
 
-    /// Mints an access token for `scopes` and a refresh token for `refresh_scopes`, one family.
+    /// Rotates a refresh token out for `successors`; reuse revokes the family and is audited.
+    async fn rotate(
+        &self,
+        client: &Client,
+        hash: &str,
+        now: Timestamp,
+        successors: &[TokenRecord],
+    ) -> Result<(), OAuthError> {
+        match self.store.rotate_refresh(hash, now, successors).await? {
+            Rotation::Fresh => Ok(()),
+            Rotation::Reused => {
+                self.record(AuditEntry {
+                    event: "token.reuse_detected".into(),
+                    client_id: Some(client.id.clone()),
+                    ..AuditEntry::now()
+                })
+                .await;
+                Err(invalid_grant("The refresh token was already used; all tokens of this authorization are revoked."))
+            }
+            Rotation::Invalid => Err(invalid_grant("The refresh token is invalid, expired or revoked.")),
+        }
+    }
+
+    /// Mints an access token for `scopes.0` and a refresh token for `scopes.1`, one family: the
+    /// response to send and the records to store (nothing is stored here).
     #[allow(clippy::too_many_arguments)]
-    async fn issue(
+    fn mint_tokens(
         &self,
         user_id: &str,
         client: &Client,
-        scopes: &[String],
-        refresh_scopes: &[String],
+        scopes: (&[String], &[String]),
         duration: Duration,
         refresh_expires: Timestamp,
         family: &str,
         code_hash: Option<&str>,
         now: Timestamp,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<(TokenResponse, Vec<TokenRecord>), OAuthError> {
         if refresh_expires <= now {
-            return Err(OAuthError::new("invalid_grant", "The grant has expired."));
+            return Err(invalid_grant("The grant has expired."));
         }
         let access = mint(TokenKind::Access);
         let refresh = mint(TokenKind::Refresh);
@@ -637,16 +690,19 @@ impl Dataport {
             rotated_at: None,
         };
         let lifetime = self.config.access_token_seconds;
-        self.store.insert_token(&record(access.hash, TokenKind::Access, scopes, now.plus_seconds(lifetime))).await?;
-        self.store.insert_token(&record(refresh.hash, TokenKind::Refresh, refresh_scopes, refresh_expires)).await?;
-        Ok(TokenResponse {
+        let records = vec![
+            record(access.hash, TokenKind::Access, scopes.0, now.plus_seconds(lifetime)),
+            record(refresh.hash, TokenKind::Refresh, scopes.1, refresh_expires),
+        ];
+        let response = TokenResponse {
             access_token: access.value,
             token_type: "Bearer",
             expires_in: lifetime,
-            scope: scopes.iter().map(|g| self.scope_of(g)).collect::<Vec<_>>().join(" "),
+            scope: scopes.0.iter().map(|g| self.scope_of(g)).collect::<Vec<_>>().join(" "),
             refresh_token: refresh.value,
             refresh_token_expires_in: duration.seconds().map(|_| (refresh_expires.micros() - now.micros()) / 1_000_000),
-        })
+        };
+        Ok((response, records))
     }
 
     /// Token revocation (RFC 7009 §2): succeeds whether or not the token exists.

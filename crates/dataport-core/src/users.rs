@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use dataport_types::Timestamp;
 use rand::RngCore;
+
+use crate::Dataport;
+use crate::store::{AuditEntry, StoreError, User};
 
 /// Hashes a password as an Argon2id PHC string with a random salt. CPU-heavy: call it off the
 /// async runtime (`spawn_blocking`).
@@ -51,9 +55,21 @@ impl Default for ThrottlePolicy {
 
 /// Counts failed sign-ins per account and per client address (in this process). Once either
 /// limit is reached, attempts are refused without checking the password until the window moves.
+///
+/// An attempt is counted as failed *before* its password is checked ([`LoginThrottle::begin`])
+/// and taken back when it succeeds, so concurrent guesses cannot all pass the check while the
+/// slow Argon2 verifications run: at most the limit of them is ever verified.
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+/// A sign-in attempt admitted by [`LoginThrottle::begin`], counted as failed until
+/// [`LoginThrottle::succeeded`] takes it back.
+#[derive(Debug)]
+pub struct Attempt {
+    keys: [String; 2],
+    at: Instant,
 }
 
 impl LoginThrottle {
@@ -61,21 +77,26 @@ impl LoginThrottle {
         Self { policy, failures: Mutex::new(HashMap::new()) }
     }
 
-    fn keys(username: &str, address: Option<IpAddr>) -> [(String, usize); 2] {
-        [
-            (format!("u:{}", username.to_lowercase()), 0),
-            (format!("a:{}", address.map(|a| a.to_string()).unwrap_or_default()), 1),
-        ]
+    fn account_key(username: &str) -> String {
+        format!("u:{}", username.to_lowercase())
     }
 
-    /// `Err(seconds)` when the account or the address is locked out.
-    pub fn check(&self, username: &str, address: Option<IpAddr>) -> Result<(), u64> {
+    fn keys(username: &str, address: Option<IpAddr>) -> [String; 2] {
+        [Self::account_key(username), format!("a:{}", address.map(|a| a.to_string()).unwrap_or_default())]
+    }
+
+    /// Admits an attempt and counts it as failed, or `Err(seconds)` when the account or the
+    /// address is locked out (the attempt is then not counted).
+    pub fn begin(&self, username: &str, address: Option<IpAddr>) -> Result<Attempt, u64> {
         let now = Instant::now();
-        let Ok(mut failures) = self.failures.lock() else { return Ok(()) };
+        let keys = Self::keys(username, address);
+        let Ok(mut failures) = self.failures.lock() else { return Err(1) };
+        if failures.len() > 100_000 {
+            failures.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < self.policy.window));
+        }
         let mut wait = 0;
-        for (key, kind) in Self::keys(username, address) {
-            let limit = if kind == 0 { self.policy.per_account } else { self.policy.per_address };
-            if let Some(times) = failures.get_mut(&key) {
+        for (key, limit) in keys.iter().zip([self.policy.per_account, self.policy.per_address]) {
+            if let Some(times) = failures.get_mut(key) {
                 times.retain(|t| now.duration_since(*t) < self.policy.window);
                 if times.len() >= limit
                     && let Some(oldest) = times.first()
@@ -85,27 +106,94 @@ impl LoginThrottle {
                 }
             }
         }
-        if wait > 0 { Err(wait) } else { Ok(()) }
+        if wait > 0 {
+            return Err(wait);
+        }
+        for key in &keys {
+            failures.entry(key.clone()).or_default().push(now);
+        }
+        Ok(Attempt { keys, at: now })
     }
 
-    /// Records a failed attempt.
-    pub fn failed(&self, username: &str, address: Option<IpAddr>) {
-        let now = Instant::now();
+    /// The attempt's password was right: it no longer counts, and the account's earlier
+    /// failures are forgiven.
+    pub fn succeeded(&self, attempt: Attempt) {
         if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                failures.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < self.policy.window));
+            let [account, address] = attempt.keys;
+            failures.remove(&account);
+            if let Some(times) = failures.get_mut(&address)
+                && let Some(i) = times.iter().position(|t| *t == attempt.at)
+            {
+                times.remove(i);
             }
-            for (key, _) in Self::keys(username, address) {
-                failures.entry(key).or_default().push(now);
+        }
+    }
+}
+
+/// Why a password sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Too many failures for the account or the client address; retry after this many seconds.
+    #[error("too many failed attempts")]
+    Throttled(u64),
+    /// An unknown username or a wrong password: the two look the same, in timing too.
+    #[error("wrong username or password")]
+    WrongPassword,
+    /// The password was right, but the account is disabled.
+    #[error("the account {0} is disabled")]
+    Disabled(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Dataport {
+    /// Signs a user in with a password (SPEC §10.2). The attempt is counted against the account
+    /// and `address` before the password is checked, an unknown username is checked against
+    /// the decoy hash, and a failure is audited.
+    pub async fn sign_in(&self, username: &str, password: &str, address: IpAddr) -> Result<User, SignInError> {
+        let attempt = self.login_throttle.begin(username, Some(address)).map_err(SignInError::Throttled)?;
+        let credentials = self.store.credentials(username).await?;
+        let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
+        let (decoy, password) = (self.decoy.clone(), password.to_owned());
+        let right =
+            tokio::task::spawn_blocking(move || verify_password(&password, phc.as_deref().unwrap_or(decoy.hash())))
+                .await
+                .unwrap_or(false);
+        match credentials {
+            Some(c) if right => {
+                self.login_throttle.succeeded(attempt);
+                if c.user.disabled { Err(SignInError::Disabled(c.user.username)) } else { Ok(c.user) }
+            }
+            _ => {
+                self.record(AuditEntry {
+                    event: "login.failed".into(),
+                    detail: serde_json::json!({ "username": username, "address": address.to_string() }),
+                    ..AuditEntry::now()
+                })
+                .await;
+                Err(SignInError::WrongPassword)
             }
         }
     }
 
-    /// Clears the account's failures after a successful sign-in.
-    pub fn succeeded(&self, username: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&format!("u:{}", username.to_lowercase()));
+    /// The user a trusted proxy vouches for (SPEC §10.6), found by subject id and never by
+    /// username, created at the first sign-in. Its username is the subject where that is free.
+    pub async fn user_for_subject(&self, subject: &str) -> Result<User, StoreError> {
+        if let Some(user) = self.store.user_by_subject(subject).await? {
+            return Ok(user);
         }
+        let now = Timestamp::now();
+        let suffixed = format!("{subject}~{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        for username in [subject, suffixed.as_str()] {
+            if let Some(user) = self.store.create_user(username, subject, None, now).await? {
+                return Ok(user);
+            }
+            // Taken: by a concurrent first sign-in of this subject, or as another user's name.
+            if let Some(user) = self.store.user_by_subject(subject).await? {
+                return Ok(user);
+            }
+        }
+        Err(StoreError::Database(format!("no username is free for subject {subject:?}")))
     }
 }
 
@@ -129,14 +217,27 @@ mod tests {
         let throttle =
             LoginThrottle::new(ThrottlePolicy { per_account: 2, per_address: 3, window: Duration::from_secs(60) });
         let ip: IpAddr = "127.0.0.1".parse().expect("ip");
-        throttle.failed("alice", Some(ip));
-        assert!(throttle.check("alice", Some(ip)).is_ok());
-        throttle.failed("Alice", Some(ip));
-        assert!(throttle.check("alice", None).is_err(), "account locked whatever the address");
-        assert!(throttle.check("bob", Some(ip)).is_ok());
-        throttle.failed("bob", Some(ip));
-        assert!(throttle.check("carol", Some(ip)).is_err(), "address locked whatever the account");
-        throttle.succeeded("alice");
-        assert!(throttle.check("alice", None).is_ok());
+        let other: IpAddr = "127.0.0.2".parse().expect("ip");
+        throttle.begin("alice", Some(ip)).expect("first");
+        throttle.begin("Alice", Some(other)).expect("second");
+        assert!(throttle.begin("alice", None).is_err(), "account locked whatever the address");
+        throttle.begin("bob", Some(ip)).expect("second from ip");
+        throttle.begin("carol", Some(ip)).expect("third from ip");
+        assert!(throttle.begin("dave", Some(ip)).is_err(), "address locked whatever the account");
+        let erin = throttle.begin("erin", Some(other)).expect("second from the other address");
+        throttle.succeeded(erin);
+        throttle.begin("frank", Some(other)).expect("a success gives its attempt back");
+    }
+
+    #[test]
+    fn attempts_count_before_they_are_checked() {
+        let throttle =
+            LoginThrottle::new(ThrottlePolicy { per_account: 5, per_address: 100, window: Duration::from_secs(60) });
+        let admitted: Vec<_> = (0..40).filter_map(|_| throttle.begin("alice", None).ok()).collect();
+        assert_eq!(admitted.len(), 5, "in-flight attempts count");
+        for attempt in admitted {
+            throttle.succeeded(attempt);
+        }
+        assert!(throttle.begin("alice", None).is_ok(), "a success forgives the account");
     }
 }

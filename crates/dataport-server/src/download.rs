@@ -1,22 +1,29 @@
 //! `GET`/`HEAD /download/{job}/{part}`: serves archive parts through signed URLs (SPEC §9), with
 //! single byte ranges, `ETag` and `If-None-Match`. Every refusal is the same 403.
+//!
+//! A download holds one [`CHUNK`] in memory at a time, however slowly its client reads (a client
+//! that stops reading is cut off by the connection's write timeout); downloads streaming at once
+//! are capped per client address and per job ([`DownloadSlots`]); the audit entry is written
+//! when the response ends and records the bytes actually handed to the connection.
 
-use std::io::SeekFrom;
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
+use bytes::Bytes;
 
+use dataport_core::Dataport;
 use dataport_core::signing::Signature;
 use dataport_core::store::AuditEntry;
 use dataport_types::{Code, Status};
 
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 
 /// The signature in a URL's query (`exp`, `kid`, `sig`), if complete and well-formed.
 fn signature(query: Option<&str>) -> Option<Signature> {
@@ -32,19 +39,136 @@ fn signature(query: Option<&str>) -> Option<Signature> {
     Some(Signature { expires: expires?, key_id: key_id?, sig: sig? })
 }
 
-/// Read size of part streaming: large enough that the blocking-pool round trip per read is noise.
-const CHUNK: usize = 4 * 1024 * 1024;
+/// What one download holds in memory: one read, and one chunk handed to the connection.
+const CHUNK: usize = 128 * 1024;
+
+fn envelope(status: StatusCode, code: Code, message: &str) -> Response {
+    let json = serde_json::to_string_pretty(&Status::new(code, message).into_envelope()).unwrap_or_default();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], json).into_response();
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
 
 fn denied() -> Response {
-    let body = Status::new(Code::PermissionDenied, "The download URL is invalid or has expired.").into_envelope();
-    let json = serde_json::to_string_pretty(&body).unwrap_or_default();
-    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], json).into_response()
+    envelope(StatusCode::FORBIDDEN, Code::PermissionDenied, "The download URL is invalid or has expired.")
+}
+
+fn busy() -> Response {
+    let mut response = envelope(
+        StatusCode::TOO_MANY_REQUESTS,
+        Code::ResourceExhausted,
+        "Too many downloads at once from your address or of this archive; retry when one has finished.",
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+/// Downloads streaming at once, per client address and per job (in this process).
+pub struct DownloadSlots {
+    per_address: usize,
+    per_job: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// A download's place in [`DownloadSlots`], given back when its response body is dropped.
+pub struct DownloadSlot {
+    slots: Arc<DownloadSlots>,
+    keys: [String; 2],
+}
+
+impl DownloadSlots {
+    pub fn new(per_address: usize, per_job: usize) -> Self {
+        Self { per_address, per_job, open: Mutex::new(HashMap::new()) }
+    }
+
+    /// A slot for a download of `job` to `address`, if both are under their caps.
+    pub fn take(self: &Arc<Self>, address: IpAddr, job: &str) -> Option<DownloadSlot> {
+        let keys = [format!("a:{address}"), format!("j:{job}")];
+        let mut open = self.open.lock().ok()?;
+        let full =
+            keys.iter().zip([self.per_address, self.per_job]).any(|(k, cap)| open.get(k).copied().unwrap_or(0) >= cap);
+        if full {
+            return None;
+        }
+        for key in &keys {
+            *open.entry(key.clone()).or_default() += 1;
+        }
+        Some(DownloadSlot { slots: self.clone(), keys })
+    }
+}
+
+impl Drop for DownloadSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock() {
+            for key in &self.keys {
+                if let Some(n) = open.get_mut(key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        open.remove(key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The body of a download: reads [`CHUNK`]s of the part with `pread` on the blocking pool, one
+/// at a time as the connection asks for them. When it is dropped — the range sent, or the
+/// connection gone — it gives back its slot and writes the audit entry with the bytes sent.
+struct PartReader {
+    file: Arc<File>,
+    offset: u64,
+    remaining: u64,
+    sent: u64,
+    audit: Option<(Arc<Dataport>, AuditEntry)>,
+    _slot: DownloadSlot,
+}
+
+impl PartReader {
+    async fn next_chunk(mut self) -> Option<(std::io::Result<Bytes>, Self)> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (file, offset, len) = (self.file.clone(), self.offset, self.remaining.min(CHUNK as u64) as usize);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; len];
+            std::os::unix::fs::FileExt::read_exact_at(file.as_ref(), &mut buf, offset).map(|()| Bytes::from(buf))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match read {
+            Ok(chunk) => {
+                self.offset += chunk.len() as u64;
+                self.remaining -= chunk.len() as u64;
+                self.sent += chunk.len() as u64;
+                Some((Ok(chunk), self))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "download: reading the part failed");
+                self.remaining = 0;
+                Some((Err(e), self))
+            }
+        }
+    }
+}
+
+impl Drop for PartReader {
+    fn drop(&mut self) {
+        let Some((core, mut entry)) = self.audit.take() else { return };
+        if let Some(detail) = entry.detail.as_object_mut() {
+            detail.insert("bytes".into(), self.sent.into());
+            detail.insert("complete".into(), (self.remaining == 0).into());
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { core.record(entry).await });
+        }
+    }
 }
 
 /// Serves one part.
 pub async fn handle(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     method: Method,
     Path((job, part)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -63,6 +187,7 @@ pub async fn handle(
         .header(header::ETAG, &etag)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CACHE_CONTROL, "private, max-age=0")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", download.filename));
     if headers
         .get(header::IF_NONE_MATCH)
@@ -86,22 +211,28 @@ pub async fn handle(
     if method == Method::HEAD {
         return builder.body(Body::empty()).unwrap_or_else(|_| denied());
     }
+    let Some(slot) = app.downloads.take(address, &download.job_id) else {
+        tracing::warn!(job = %download.job_id, %address, "download refused: too many at once");
+        return busy();
+    };
     tracing::info!(job = %download.job_id, part, bytes = len, "download");
-    app.core
-        .record(AuditEntry {
-            event: "archive.downloaded".into(),
-            user_id: Some(download.user_id.clone()),
-            client_id: Some(download.client_id.clone()),
-            job_id: Some(download.job_id.clone()),
-            detail: serde_json::json!({ "part": part, "offset": start, "bytes": len, "address": peer.ip().to_string() }),
-            ..AuditEntry::now()
-        })
-        .await;
-    let mut file = tokio::fs::File::from_std(download.file);
-    if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
-        return denied();
-    }
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), CHUNK));
+    let audit = AuditEntry {
+        event: "archive.downloaded".into(),
+        user_id: Some(download.user_id.clone()),
+        client_id: Some(download.client_id.clone()),
+        job_id: Some(download.job_id.clone()),
+        detail: serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() }),
+        ..AuditEntry::now()
+    };
+    let reader = PartReader {
+        file: Arc::new(download.file),
+        offset: start,
+        remaining: len,
+        sent: 0,
+        audit: Some((app.core.clone(), audit)),
+        _slot: slot,
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(reader, PartReader::next_chunk));
     builder.body(body).unwrap_or_else(|_| denied())
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod client_addr;
 mod discovery;
 mod download;
 mod endpoint;
@@ -46,8 +47,11 @@ pub struct AppState {
     pub core: Arc<Dataport>,
     discovery: Arc<Discovery>,
     limiter: Arc<RateLimiter>,
-    /// Requests per client address to the sign-in, consent, token and revocation endpoints.
+    /// Requests per client address to the authorization, sign-in, consent, token and revocation
+    /// endpoints.
     auth_limiter: Arc<RateLimiter>,
+    /// Downloads streaming at once, per address and per job.
+    downloads: Arc<download::DownloadSlots>,
 }
 
 /// A bound, ready-to-run server.
@@ -75,6 +79,10 @@ impl Application {
             limiter: Arc::new(RateLimiter::new(core.config.rate_limit_per_minute)),
             auth_limiter: Arc::new(RateLimiter::new(core.config.auth_rate_limit_per_minute)),
             discovery: Arc::new(discovery),
+            downloads: Arc::new(download::DownloadSlots::new(
+                core.config.limits.downloads_per_address,
+                core.config.limits.downloads_per_job,
+            )),
             core: core.clone(),
         };
         Ok(Self { listener, core, router: router(state) })
@@ -95,7 +103,8 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx));
-        serve::serve(self.listener, self.router, async move {
+        let (limits, proxies) = (self.core.config.limits, self.core.config.trusted_proxies.clone());
+        serve::serve(self.listener, self.router, limits, proxies, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use dataport_core::Config;
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
+use dataport_core::config::{Limits, ProxyList, parse_signing_keys};
 use dataport_core::consent::Duration;
-use dataport_core::store::{Client, Store};
-use dataport_core::users::hash_password;
-use dataport_core::{Config, config::parse_signing_keys};
+use dataport_core::demo::{self, DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER};
+use dataport_core::store::Store;
 use dataport_server::Application;
-use dataport_types::Timestamp;
 
 /// dataport: a self-hostable Data Portability API server.
 #[derive(Parser)]
@@ -107,12 +107,33 @@ struct ServeArgs {
     /// user's subject id. Replaces the login page. The proxy must strip it from client requests.
     #[arg(long, env = "DATAPORT_TRUSTED_HEADER", requires = "trusted_proxy")]
     trusted_header: Option<String>,
-    /// Address of a proxy allowed to set --trusted-header (repeatable).
-    #[arg(long, env = "DATAPORT_TRUSTED_PROXY", value_delimiter = ',')]
-    trusted_proxy: Vec<std::net::IpAddr>,
-    /// Do not create the demo user and client.
+    /// Address or CIDR range of a reverse proxy in front of this server (repeatable, or
+    /// comma-separated): its X-Forwarded-For / Forwarded is believed for the client address, and
+    /// only it may set --trusted-header.
+    #[arg(long, env = "DATAPORT_TRUSTED_PROXY", value_delimiter = ',', value_parser = ProxyList::parse)]
+    trusted_proxy: Vec<ProxyList>,
+    /// Create the demo user (password "demo") and client even outside pure emulator mode on
+    /// loopback. Anyone who reaches the server can then sign in as it.
+    #[arg(long, conflicts_with = "no_demo")]
+    demo: bool,
+    /// Do not create the demo user and client, even in emulator mode on loopback.
     #[arg(long)]
     no_demo: bool,
+    /// Seconds a client may accept no bytes of a response before it is disconnected.
+    #[arg(long, env = "DATAPORT_WRITE_TIMEOUT", default_value_t = 30)]
+    write_timeout: u64,
+    /// Open connections in all; beyond it the server stops accepting until one closes.
+    #[arg(long, env = "DATAPORT_MAX_CONNECTIONS", default_value_t = Limits::default().connections)]
+    max_connections: usize,
+    /// Open connections from one client address (trusted proxies are exempt).
+    #[arg(long, env = "DATAPORT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
+    max_connections_per_address: usize,
+    /// Downloads streaming at once to one client address.
+    #[arg(long, env = "DATAPORT_MAX_DOWNLOADS_PER_ADDRESS", default_value_t = Limits::default().downloads_per_address)]
+    max_downloads_per_address: usize,
+    /// Downloads streaming at once of one archive job.
+    #[arg(long, env = "DATAPORT_MAX_DOWNLOADS_PER_JOB", default_value_t = Limits::default().downloads_per_job)]
+    max_downloads_per_job: usize,
     /// Log format.
     #[arg(long, env = "DATAPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
@@ -143,11 +164,6 @@ fn parse_group_records(s: &str) -> Result<(String, u64), String> {
     let (group, n) = s.split_once('=').ok_or("expected GROUP=N")?;
     Ok((group.to_owned(), n.parse().map_err(|_| format!("{n:?} is not a number"))?))
 }
-
-const DEMO_USER: &str = "demo";
-const DEMO_CLIENT: &str = "demo-client";
-/// The demo user's password: emulator mode is a local stand-in, listening on loopback by default.
-const DEMO_PASSWORD: &str = "demo";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -204,57 +220,48 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.access_token_seconds = args.access_token_seconds.max(1);
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;
-    config.trusted_proxies = args.trusted_proxy;
+    config.trusted_proxies = args.trusted_proxy.into_iter().collect();
+    config.limits = Limits {
+        connections: args.max_connections.max(1),
+        connections_per_address: args.max_connections_per_address.max(1),
+        downloads_per_address: args.max_downloads_per_address.max(1),
+        downloads_per_job: args.max_downloads_per_job.max(1),
+        write_timeout: std::time::Duration::from_secs(args.write_timeout.max(1)),
+    };
+    config.demo = match (args.demo, args.no_demo) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
     if let Some(keys) = args.signing_keys {
         config.signing_keys = parse_signing_keys(&keys).map_err(anyhow::Error::msg)?;
     }
+    let seed_demo = demo::wanted(&config, args.listen);
     let app = Application::build(config, args.listen).await?;
     let core = app.core();
-    if !args.no_demo {
-        let now = Timestamp::now();
-        // Hash the demo password only when the demo user has none yet (Argon2id is deliberately slow).
-        let existing = core.store.credentials(DEMO_USER).await?;
-        if existing.as_ref().is_none_or(|c| c.password_hash.is_none()) {
-            let password =
-                tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD)).await?.map_err(anyhow::Error::msg)?;
-            if existing.is_none() {
-                core.store.create_user(DEMO_USER, DEMO_USER, Some(&password), now).await?;
-            } else {
-                core.store.set_password(DEMO_USER, &password).await?;
-            }
-        }
-        core.store.ensure_client(&demo_client(), now).await?;
+    if seed_demo {
+        core.seed_demo().await?;
     }
-    print_banner(&core.config, args.no_demo);
+    let demo_open = core.demo_account_open().await?;
+    if demo_open {
+        tracing::warn!(
+            "a demo account exists: user {DEMO_USER:?} with the published password {DEMO_PASSWORD:?}; anyone who \
+             reaches this server can sign in as it{}",
+            if seed_demo { "" } else { " (disable it: dataportd admin user disable --username demo)" }
+        );
+    }
+    print_banner(&core.config, demo_open);
     app.run_until_stopped(shutdown_signal()).await
 }
 
-fn demo_client() -> Client {
-    let loopback = [
-        "http://127.0.0.1/",
-        "http://localhost/",
-        "http://[::1]/",
-        "http://127.0.0.1/callback",
-        "http://localhost/callback",
-    ];
-    Client {
-        id: DEMO_CLIENT.to_owned(),
-        name: "Demo app".to_owned(),
-        redirect_uris: loopback.iter().map(|u| (*u).to_owned()).collect(),
-        public: true,
-        disabled: false,
-        secret_hash: None,
-    }
-}
-
-fn print_banner(config: &Config, no_demo: bool) {
+fn print_banner(config: &Config, demo_open: bool) {
     let origin = &config.public_origin;
     let dir = config.data_dir.display();
     println!("dataportd is serving Google's Data Portability API at {origin}");
     println!("  data directory:     {dir}");
     println!("  discovery document: {origin}/$discovery/rest?version=v1");
     println!("  health:             {origin}/healthz");
-    if !no_demo {
+    if demo_open {
         println!();
         println!(
             "Demo: user {DEMO_USER} (password {DEMO_PASSWORD:?}), public OAuth client {DEMO_CLIENT} (loopback redirects, PKCE)."

@@ -2,7 +2,7 @@
 //! session cookie and CSRF tokens, and the token, revocation and metadata endpoints. The rules
 //! live in `dataport_core::oauth`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,10 +17,11 @@ use dataport_core::auth::{hash_token, mint_secret};
 use dataport_core::consent::Duration;
 use dataport_core::oauth::{AuthorizationRequest, AuthorizeError, Consent, OAuthError, SESSION_SECONDS, TokenRequest};
 use dataport_core::store::Session;
-use dataport_core::users::verify_password;
+use dataport_core::users::SignInError;
 use dataport_types::Timestamp;
 
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 use crate::pages::{self, ConsentPage, GroupChoice, LoginPage};
 
 const CONSENT_PATH: &str = "/o/oauth2/v2/consent";
@@ -87,13 +88,29 @@ fn see_other(location: &str) -> Response {
 }
 
 /// `GET /o/oauth2/v2/auth` (and `/authorize`): validates the request, then shows sign-in or
-/// goes straight to consent for a signed-in session.
+/// goes straight to consent for a signed-in session. Nothing is written — no session, no pending
+/// request — before the request has passed validation, and requests are rate-limited per address.
 pub async fn authorize(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     Query(request): Query<AuthorizationRequest>,
 ) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&address.to_string(), "pages") {
+        return too_many_pages(wait);
+    }
+    let mut consent = match app.core.check_authorization(&request).await {
+        Ok(consent) => consent,
+        Err(AuthorizeError::Page(message)) => {
+            return pages::error(StatusCode::BAD_REQUEST, "This app's request is invalid", &message);
+        }
+        Err(AuthorizeError::Redirect(to)) => return see_other(&to),
+        Err(AuthorizeError::Store) => return unavailable(),
+    };
+    if let Some(header_name) = &app.core.config.trusted_header {
+        return trusted_sign_in(&app, peer.ip(), &headers, header_name, &mut consent).await;
+    }
     let (browser, cookie) = match current_session(&app, &headers).await {
         Some(browser) => (browser, None),
         None => match start_session(&app, None).await {
@@ -101,23 +118,11 @@ pub async fn authorize(
             None => return unavailable(),
         },
     };
-    let consent = match app.core.begin_authorization(&request, &browser.session.hash).await {
-        Ok(consent) => consent,
-        Err(AuthorizeError::Page(message)) => {
-            return with_cookie(
-                pages::error(StatusCode::BAD_REQUEST, "This app's request is invalid", &message),
-                cookie,
-            );
-        }
-        Err(AuthorizeError::Redirect(to)) => return with_cookie(see_other(&to), cookie),
-        Err(AuthorizeError::Store) => return unavailable(),
-    };
-    let consent_url = format!("{CONSENT_PATH}?request={}", consent.pending.id);
-    if let Some(header_name) = &app.core.config.trusted_header {
-        return trusted_sign_in(&app, peer, &headers, header_name, &consent, &consent_url).await;
+    if app.core.begin_authorization(&mut consent, &browser.session.hash).await.is_err() {
+        return unavailable();
     }
     if browser.session.user_id.is_some() && request.prompt.as_deref() != Some("login") {
-        return with_cookie(see_other(&consent_url), cookie);
+        return with_cookie(see_other(&consent_url(&consent)), cookie);
     }
     let page = LoginPage {
         client_name: &consent.client.name,
@@ -129,31 +134,42 @@ pub async fn authorize(
     with_cookie(pages::html(StatusCode::OK, &page), cookie)
 }
 
-/// Trusted-header sign-in (SPEC §10.6): only from a configured proxy address.
+fn consent_url(consent: &Consent) -> String {
+    format!("{CONSENT_PATH}?request={}", consent.pending.id)
+}
+
+/// Trusted-header sign-in (SPEC §10.6): only from a configured proxy (the TCP peer itself, not
+/// a forwarded address), with exactly one value of the header, which is the user's subject id.
 async fn trusted_sign_in(
     app: &AppState,
-    peer: SocketAddr,
+    peer: IpAddr,
     headers: &HeaderMap,
     header_name: &str,
-    consent: &Consent,
-    consent_url: &str,
+    consent: &mut Consent,
 ) -> Response {
-    let from_proxy = app.core.config.trusted_proxies.contains(&peer.ip());
-    let subject = headers.get(header_name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty());
-    let (true, Some(subject)) = (from_proxy, subject) else {
-        tracing::warn!(%peer, "trusted-header sign-in refused: not from a trusted proxy, or no header");
+    if !app.core.config.trusted_proxies.contains(peer) {
+        tracing::warn!(%peer, "trusted-header sign-in refused: not from a trusted proxy");
+        return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
+    }
+    let mut values = headers.get_all(header_name).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        tracing::warn!(header = header_name, "trusted-header sign-in refused: the header was sent more than once");
+        return pages::error(StatusCode::BAD_REQUEST, "Sign-in refused", "The sign-in request is ambiguous.");
+    }
+    let Some(subject) = first.and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty()) else {
+        tracing::warn!(header = header_name, "trusted-header sign-in refused: no subject in the header");
         return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
     };
-    let now = Timestamp::now();
-    let Ok(user) = app.core.store.ensure_user(subject, now).await else { return unavailable() };
+    let Ok(user) = app.core.user_for_subject(subject).await else { return unavailable() };
     if user.disabled {
         return pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled.");
     }
     let Some((browser, cookie)) = start_session(app, Some(&user.id)).await else { return unavailable() };
-    if app.core.store.rebind_pending(&consent.pending.id, &browser.session.hash).await.is_err() {
+    if app.core.begin_authorization(consent, &browser.session.hash).await.is_err() {
         return unavailable();
     }
-    with_cookie(see_other(consent_url), Some(cookie))
+    with_cookie(see_other(&consent_url(consent)), Some(cookie))
 }
 
 /// Parses a form body; repeated fields are kept in order.
@@ -169,11 +185,11 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// that session's CSRF token. Returns the session and the parsed form, or the page to show.
 async fn form_post(
     app: &AppState,
-    peer: SocketAddr,
+    address: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Browser, Vec<(String, String)>), Response> {
-    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "pages") {
+    if let Err(wait) = app.auth_limiter.check(&address.to_string(), "pages") {
         return Err(too_many_pages(wait));
     }
     let form = form(body);
@@ -208,11 +224,11 @@ fn expired_request() -> Response {
 /// `POST /o/oauth2/v2/login`: checks the password (throttled), then signs the session in.
 pub async fn login(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (browser, form) = match form_post(&app, peer, &headers, &body).await {
+    let (browser, form) = match form_post(&app, address, &headers, &body).await {
         Ok(checked) => checked,
         Err(page) => return page,
     };
@@ -223,7 +239,7 @@ pub async fn login(
         Err(_) => return unavailable(),
     };
     let username = field(&form, "username").unwrap_or_default().trim().to_owned();
-    let password = field(&form, "password").unwrap_or_default().to_owned();
+    let password = field(&form, "password").unwrap_or_default();
     let retry = |status, error: &str| {
         pages::html(
             status,
@@ -236,48 +252,28 @@ pub async fn login(
             },
         )
     };
-    if let Err(wait) = app.core.login_throttle.check(&username, Some(peer.ip())) {
-        tracing::warn!(%peer, "sign-in throttled");
-        let minutes = wait.div_ceil(60);
-        return retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed attempts. Try again in {minutes} minutes."),
-        );
-    }
-    let credentials = match app.core.store.credentials(&username).await {
-        Ok(credentials) => credentials,
-        Err(_) => return unavailable(),
-    };
-    let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let core = app.core.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || verify_password(&password, phc.as_deref().unwrap_or(core.decoy.hash())))
-            .await
-            .unwrap_or(false);
-    let user = match credentials {
-        Some(c) if checked && !c.user.disabled => c.user,
-        Some(c) if checked => {
-            return retry(StatusCode::FORBIDDEN, &format!("The account {} is disabled.", c.user.username));
+    let user = match app.core.sign_in(&username, password, address).await {
+        Ok(user) => user,
+        Err(SignInError::Throttled(wait)) => {
+            tracing::warn!(%address, "sign-in throttled");
+            let minutes = wait.div_ceil(60);
+            return retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many failed attempts. Try again in {minutes} minutes."),
+            );
         }
-        _ => {
-            app.core.login_throttle.failed(&username, Some(peer.ip()));
-            app.core
-                .record(dataport_core::store::AuditEntry {
-                    event: "login.failed".into(),
-                    detail: serde_json::json!({ "username": username, "address": peer.ip().to_string() }),
-                    ..dataport_core::store::AuditEntry::now()
-                })
-                .await;
-            return retry(StatusCode::UNAUTHORIZED, "Wrong username or password.");
+        Err(SignInError::WrongPassword) => return retry(StatusCode::UNAUTHORIZED, "Wrong username or password."),
+        Err(SignInError::Disabled(name)) => {
+            return retry(StatusCode::FORBIDDEN, &format!("The account {name} is disabled."));
         }
+        Err(SignInError::Store(_)) => return unavailable(),
     };
-    app.core.login_throttle.succeeded(&username);
     // A fresh session on sign-in, so that a session id planted before it is worth nothing.
     let Some((signed_in, cookie)) = start_session(&app, Some(&user.id)).await else { return unavailable() };
-    if app.core.store.rebind_pending(&consent.pending.id, &signed_in.session.hash).await.is_err() {
+    if app.core.rebind_pending(&consent, &signed_in.session.hash).await.is_err() {
         return unavailable();
     }
-    with_cookie(see_other(&format!("{CONSENT_PATH}?request={}", consent.pending.id)), Some(cookie))
+    with_cookie(see_other(&consent_url(&consent)), Some(cookie))
 }
 
 #[derive(serde::Deserialize)]
@@ -346,11 +342,11 @@ fn redirect_host(uri: &str) -> String {
 /// `POST /o/oauth2/v2/consent`: Allow or Deny.
 pub async fn consent_submit(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (browser, form) = match form_post(&app, peer, &headers, &body).await {
+    let (browser, form) = match form_post(&app, address, &headers, &body).await {
         Ok(checked) => checked,
         Err(page) => return page,
     };
@@ -440,11 +436,11 @@ fn invalid_request(description: &str) -> OAuthError {
 /// `POST /token`.
 pub async fn token(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "token") {
+    if let Err(wait) = app.auth_limiter.check(&address.to_string(), "token") {
         return rate_limited(wait);
     }
     let basic = match basic_credentials(&headers) {
@@ -477,11 +473,11 @@ pub async fn token(
 /// `POST /revoke` (RFC 7009), also Google's `?token=` form: 200 whether or not the token exists.
 pub async fn revoke(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = app.auth_limiter.check(&peer.ip().to_string(), "token") {
+    if let Err(wait) = app.auth_limiter.check(&address.to_string(), "token") {
         return rate_limited(wait);
     }
     let mut params = form(&body);

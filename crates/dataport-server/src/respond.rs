@@ -66,9 +66,14 @@ fn render(code: StatusCode, value: &Value, params: &SystemParams) -> Response {
     let json = if params.pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
         .unwrap_or_else(|_| "{}".to_owned());
     let mut response = match &params.callback {
-        Some(callback) => (code, [(header::CONTENT_TYPE, JAVASCRIPT)], format!("{callback}({json})")).into_response(),
+        // Google's prefix: a leading comment keeps the body from being read as anything but script.
+        Some(callback) => {
+            (code, [(header::CONTENT_TYPE, JAVASCRIPT)], format!("/**/{callback}({json})")).into_response()
+        }
         None => (code, [(header::CONTENT_TYPE, JSON)], json).into_response(),
     };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

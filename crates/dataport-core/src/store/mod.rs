@@ -126,8 +126,8 @@ pub struct AuthCode {
 /// What redeeming a code found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redemption {
-    /// First use: the code is now spent.
-    Fresh(AuthCode),
+    /// First use: the code is now spent and its tokens are stored.
+    Fresh,
     /// The code was used before; every token issued from it has just been revoked.
     Replayed,
     Unknown,
@@ -136,8 +136,8 @@ pub enum Redemption {
 /// What presenting a refresh token found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// Valid: it is now rotated out and the caller issues its successor.
-    Fresh(Box<TokenRecord>),
+    /// Valid: it is now rotated out and its successors are stored.
+    Fresh,
     /// It was already rotated (stolen or replayed): its whole family has just been revoked.
     Reused,
     /// Unknown, revoked, expired, or not a refresh token.
@@ -338,7 +338,7 @@ pub trait Store: Send + Sync {
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
     async fn close(&self);
 
-    /// Creates a user; `Ok(None)` when the username is taken.
+    /// Creates a user; `Ok(None)` when the username or the subject is taken.
     async fn create_user(
         &self,
         username: &str,
@@ -347,6 +347,8 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<User>, StoreError>;
     async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+    /// The user with this subject id (unique).
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError>;
     /// Sets a user's password hash; false when there is no such user.
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError>;
     /// Disables or enables a user; disabling revokes their tokens. False when there is no such user.
@@ -358,6 +360,10 @@ pub trait Store: Send + Sync {
     async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError>;
 
     async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError>;
+    /// Deletes expired sessions and pending authorizations, and codes a day past their expiry
+    /// (kept that long so that a late replay still revokes what the code issued). Returns how
+    /// many rows went.
+    async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
     async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
     async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError>;
     async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError>;
@@ -367,10 +373,21 @@ pub trait Store: Send + Sync {
     async fn take_pending(&self, id: &str) -> Result<bool, StoreError>;
 
     async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError>;
-    /// Spends a code; a second redemption revokes what the first one issued (RFC 6749 §4.1.2).
-    async fn redeem_code(&self, hash: &str, now: Timestamp) -> Result<Redemption, StoreError>;
-    /// Rotates a refresh token out; reuse of a rotated one revokes its family (RFC 9700 §4.14.2).
-    async fn rotate_refresh(&self, hash: &str, now: Timestamp) -> Result<Rotation, StoreError>;
+    /// A code by hash, spent or not.
+    async fn code(&self, hash: &str) -> Result<Option<AuthCode>, StoreError>;
+    /// Spends a code and inserts `issued`, the tokens it is exchanged for, in one transaction; a
+    /// second redemption revokes every token the first one issued (RFC 6749 §4.1.2). Because
+    /// both happen together, a replay racing the first redemption always finds its tokens.
+    async fn redeem_code(&self, hash: &str, now: Timestamp, issued: &[TokenRecord]) -> Result<Redemption, StoreError>;
+    /// A refresh token, if live, is rotated out and `successors` are inserted, in one
+    /// transaction; presenting a rotated one revokes its whole family (RFC 9700 §4.14.2), the
+    /// successors of a racing rotation included.
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        now: Timestamp,
+        successors: &[TokenRecord],
+    ) -> Result<Rotation, StoreError>;
     /// Revokes a token; a refresh token takes its family (its access tokens) with it. Returns
     /// the token if it existed.
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError>;

@@ -148,6 +148,30 @@ impl SqliteStore {
         Ok(())
     }
 
+    async fn insert_token_in(conn: &mut SqliteConnection, token: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
+             code_hash, access) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.hash)
+        .bind(match token.kind {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        })
+        .bind(&token.user_id)
+        .bind(&token.client_id)
+        .bind(token.scopes.join(" "))
+        .bind(token.created_at.micros())
+        .bind(token.expires_at.micros())
+        .bind(token.revoked_at.map(Timestamp::micros))
+        .bind(&token.family)
+        .bind(&token.code_hash)
+        .bind(&token.access)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     async fn revoke_family_in(conn: &mut SqliteConnection, family: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
             .bind(now.micros())
@@ -367,27 +391,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO tokens (hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
-             code_hash, access) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&token.hash)
-        .bind(match token.kind {
-            TokenKind::Access => "access",
-            TokenKind::Refresh => "refresh",
-        })
-        .bind(&token.user_id)
-        .bind(&token.client_id)
-        .bind(token.scopes.join(" "))
-        .bind(token.created_at.micros())
-        .bind(token.expires_at.micros())
-        .bind(token.revoked_at.map(Timestamp::micros))
-        .bind(&token.family)
-        .bind(&token.code_hash)
-        .bind(&token.access)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        Self::insert_token_in(&mut conn, token).await
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -693,7 +698,7 @@ impl Store for SqliteStore {
         let id = uuid::Uuid::new_v4().to_string();
         let done = sqlx::query(
             "INSERT INTO users (id, username, subject, password_hash, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (username) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(username)
@@ -717,6 +722,14 @@ impl Store for SqliteStore {
             .await?;
         row.map(|row| Ok(Credentials { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? }))
             .transpose()
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE subject = ?")
+            .bind(subject)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
@@ -794,7 +807,6 @@ impl Store for SqliteStore {
     }
 
     async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now.micros()).execute(&self.writer).await?;
         sqlx::query("INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(&session.hash)
             .bind(&session.user_id)
@@ -803,6 +815,20 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut pruned = 0;
+        for (sql, before) in [
+            ("DELETE FROM sessions WHERE expires_at < ?", now),
+            ("DELETE FROM pending_authorizations WHERE expires_at < ?", now),
+            ("DELETE FROM auth_codes WHERE expires_at < ?", now.plus_seconds(-86_400)),
+        ] {
+            pruned += sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
@@ -822,10 +848,6 @@ impl Store for SqliteStore {
     }
 
     async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pending_authorizations WHERE expires_at < ?")
-            .bind(now.micros())
-            .execute(&self.writer)
-            .await?;
         sqlx::query(
             "INSERT INTO pending_authorizations (id, session_hash, client_id, redirect_uri, state, scopes, \
              code_challenge, include_granted, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -904,45 +926,68 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, hash: &str, now: Timestamp) -> Result<Redemption, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+    async fn code(&self, hash: &str) -> Result<Option<AuthCode>, StoreError> {
         let row = sqlx::query(
-            "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, created_at, expires_at, \
-             used_at FROM auth_codes WHERE hash = ?",
+            "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, created_at, expires_at \
+             FROM auth_codes WHERE hash = ?",
         )
         .bind(hash)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.reader)
         .await?;
-        let Some(row) = row else { return Ok(Redemption::Unknown) };
-        if opt_ts(&row, "used_at")?.is_some() {
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL")
-                .bind(now.micros())
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(Redemption::Replayed);
-        }
-        sqlx::query("UPDATE auth_codes SET used_at = ? WHERE hash = ?")
-            .bind(now.micros())
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Redemption::Fresh(AuthCode {
-            hash: row.try_get("hash")?,
-            client_id: row.try_get("client_id")?,
-            user_id: row.try_get("user_id")?,
-            redirect_uri: row.try_get("redirect_uri")?,
-            code_challenge: row.try_get("code_challenge")?,
-            scopes: words(&row.try_get::<String, _>("scopes")?),
-            access: row.try_get("access")?,
-            created_at: ts(&row, "created_at")?,
-            expires_at: ts(&row, "expires_at")?,
-        }))
+        row.map(|row| {
+            Ok(AuthCode {
+                hash: row.try_get("hash")?,
+                client_id: row.try_get("client_id")?,
+                user_id: row.try_get("user_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                code_challenge: row.try_get("code_challenge")?,
+                scopes: words(&row.try_get::<String, _>("scopes")?),
+                access: row.try_get("access")?,
+                created_at: ts(&row, "created_at")?,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
     }
 
-    async fn rotate_refresh(&self, hash: &str, now: Timestamp) -> Result<Rotation, StoreError> {
+    async fn redeem_code(&self, hash: &str, now: Timestamp, issued: &[TokenRecord]) -> Result<Redemption, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let used: Option<Option<i64>> = sqlx::query_scalar("SELECT used_at FROM auth_codes WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match used {
+            None => Ok(Redemption::Unknown),
+            Some(Some(_)) => {
+                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL")
+                    .bind(now.micros())
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Redemption::Replayed)
+            }
+            Some(None) => {
+                sqlx::query("UPDATE auth_codes SET used_at = ? WHERE hash = ?")
+                    .bind(now.micros())
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                for token in issued {
+                    Self::insert_token_in(&mut tx, token).await?;
+                }
+                tx.commit().await?;
+                Ok(Redemption::Fresh)
+            }
+        }
+    }
+
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        now: Timestamp,
+        successors: &[TokenRecord],
+    ) -> Result<Rotation, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
             return Ok(Rotation::Invalid);
@@ -966,8 +1011,11 @@ impl Store for SqliteStore {
             .bind(hash)
             .execute(&mut *tx)
             .await?;
+        for token in successors {
+            Self::insert_token_in(&mut tx, token).await?;
+        }
         tx.commit().await?;
-        Ok(Rotation::Fresh(Box::new(token)))
+        Ok(Rotation::Fresh)
     }
 
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {

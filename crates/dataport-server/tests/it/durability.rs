@@ -3,41 +3,19 @@
 //! ever handed out for a partial one.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::harness::{files_below, free_port, verify_archive, wait_healthy};
+use crate::harness::{Daemon, files_below, free_port, verify_archive, wait_healthy};
 
 const RECORDS: u64 = 1_200_000; // about 390 MB of My Activity JSON
 
-/// A `dataportd serve` process, killed when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, port: u16, run: usize) -> Server {
-    let log = std::fs::File::create(dir.join(format!("server-{run}.log"))).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_dataportd"))
-        .args(["serve", "--no-demo", "--lease-seconds", "2", "--workers", "1", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--emulator-group-records")
-        .arg(format!("myactivity.youtube={RECORDS}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("dataportd starts");
-    Server { child }
+fn start(dir: &Path, port: u16, run: usize) -> Daemon {
+    let records = format!("myactivity.youtube={RECORDS}");
+    let args = ["--no-demo", "--lease-seconds", "2", "--workers", "1", "--emulator-group-records", &records];
+    Daemon::start(dir, port, &args, &format!("server-{run}"))
 }
 
 fn partial_bytes(dir: &Path) -> u64 {
@@ -51,13 +29,7 @@ fn partial_bytes(dir: &Path) -> u64 {
 /// Mints a token with `dataportd admin token` and initiates an export of the big group over
 /// HTTP; returns the token and the job id.
 async fn start_export(dir: &Path, http: &reqwest::Client, base: &str) -> (String, String) {
-    let token = Command::new(env!("CARGO_BIN_EXE_dataportd"))
-        .args(["admin", "token", "--user", "u", "--client", "c", "--resources", "myactivity.youtube", "--data-dir"])
-        .arg(dir)
-        .output()
-        .expect("admin token");
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
-    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_owned();
+    let token = Daemon::admin_token(dir, "myactivity.youtube");
     let reply: serde_json::Value = http
         .post(format!("{base}/v1/portabilityArchive:initiate"))
         .bearer_auth(&token)

@@ -234,3 +234,89 @@ pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A `dataportd serve` process on 127.0.0.1:`port` with its data in `dir` and its log in
+/// `dir/<name>.log`, killed (SIGKILL) when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    /// Starts `dataportd serve` with `args` (besides `--listen` and `--data-dir`).
+    pub fn start(dir: &std::path::Path, port: u16, args: &[&str], name: &str) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_dataportd"))
+            .arg("serve")
+            .args(args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("dataportd starts");
+        Self { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// An access token for user `u` and client `c` with `resources`, from `dataportd admin token`.
+    pub fn admin_token(dir: &std::path::Path, resources: &str) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataportd"))
+            .args(["admin", "token", "--user", "u", "--client", "c", "--resources", resources, "--data-dir"])
+            .arg(dir)
+            .output()
+            .expect("admin token");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+    }
+
+    /// Initiates an export of `group` and waits (at most 120 s) for it; returns the first URL.
+    pub async fn export(http: &reqwest::Client, base: &str, token: &str, group: &str) -> String {
+        let reply: Value = http
+            .post(format!("{base}/v1/portabilityArchive:initiate"))
+            .bearer_auth(token)
+            .body(format!(r#"{{"resources":["{group}"]}}"#))
+            .send()
+            .await
+            .expect("initiate")
+            .json()
+            .await
+            .expect("json");
+        let id = reply["archiveJobId"].as_str().expect("id").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let state: Value = http
+                .get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("state")
+                .json()
+                .await
+                .expect("json");
+            if state["state"] == "COMPLETE" {
+                return state["urls"][0].as_str().expect("url").to_owned();
+            }
+            assert_eq!(state["state"], "IN_PROGRESS", "{state}");
+            assert!(Instant::now() < deadline, "export did not finish");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

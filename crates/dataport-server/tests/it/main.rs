@@ -12,4 +12,5 @@ mod limits;
 mod oauth;
 mod operator;
 mod routing;
+mod security;
 mod success;

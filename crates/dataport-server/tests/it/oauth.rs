@@ -40,6 +40,11 @@ impl Browser {
     /// A browser for the server at `base`.
     pub fn at(base: &str) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self::with_client(base, http)
+    }
+
+    /// A browser that sends its requests with `http` (which must not follow redirects).
+    pub fn with_client(base: &str, http: reqwest::Client) -> Self {
         Self { http, cookie: None, base: base.to_owned() }
     }
 
@@ -801,7 +806,7 @@ async fn the_oauth2_crate_completes_code_pkce_and_refresh() {
 async fn trusted_header_sign_in_only_from_the_proxy() {
     let app = TestApp::spawn_with(|c| {
         c.trusted_header = Some("X-Forwarded-User".into());
-        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.trusted_proxies = dataport_core::config::ProxyList::parse("127.0.0.1").expect("proxies");
     })
     .await;
     client(&app, "native", None).await;
@@ -827,7 +832,7 @@ async fn trusted_header_sign_in_only_from_the_proxy() {
     // The same header from an address that is not a configured proxy is ignored.
     let elsewhere = TestApp::spawn_with(|c| {
         c.trusted_header = Some("X-Forwarded-User".into());
-        c.trusted_proxies = vec!["10.9.9.9".parse().expect("ip")];
+        c.trusted_proxies = dataport_core::config::ProxyList::parse("10.9.9.9").expect("proxies");
     })
     .await;
     client(&elsewhere, "native", None).await;

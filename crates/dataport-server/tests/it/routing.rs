@@ -62,7 +62,7 @@ async fn system_parameters() {
     assert_eq!(pretty.headers["content-type"], "application/json; charset=UTF-8");
 
     let jsonp = app.get(&format!("{state}?callback=handle.it&fields=state&prettyPrint=false"), &token).await;
-    assert_eq!(jsonp.text, r#"handle.it({"state":"IN_PROGRESS"})"#);
+    assert_eq!(jsonp.text, r#"/**/handle.it({"state":"IN_PROGRESS"})"#);
     assert!(jsonp.headers["content-type"].to_str().expect("ascii").starts_with("text/javascript"));
 
     let by_param = app.call(Method::GET, &format!("{state}?access_token={token}"), None, None).await;
