@@ -27,8 +27,8 @@ use dataport_types::Timestamp;
 
 use crate::blob::{BlobError, LocalBlobStore, StagedBlob};
 use crate::catalogue::ResourceGroup;
+use crate::model::Part;
 use crate::sources::{FileLayout, FileSink, SinkError};
-use crate::store::Part;
 
 /// How archives are cut and compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

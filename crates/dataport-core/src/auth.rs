@@ -12,7 +12,8 @@ use dataport_types::Timestamp;
 
 use crate::catalogue::Catalogue;
 use crate::error::ApiError;
-use crate::store::{Store, TokenKind, TokenRecord};
+use crate::model::{TokenKind, TokenRecord};
+use crate::store::Store;
 
 /// Lifetime of access tokens, as Google issues them.
 pub const ACCESS_TOKEN_SECONDS: i64 = 3599;

@@ -20,6 +20,8 @@ use crate::users::ThrottlePolicy;
 pub struct Config {
     /// Holds the SQLite database, the blobs and the generated signing key.
     pub data_dir: PathBuf,
+    /// Where the records live (SPEC §15); `None`: `sqlite://<data_dir>/dataport.sqlite`.
+    pub database_url: Option<String>,
     /// Origin that clients reach the server at, e.g. `http://127.0.0.1:8080`; used in URLs.
     pub public_origin: String,
     /// ErrorInfo `domain`.
@@ -154,6 +156,7 @@ impl Config {
     pub fn new(data_dir: &Path) -> Self {
         Self {
             data_dir: data_dir.to_owned(),
+            database_url: None,
             public_origin: "http://127.0.0.1:8080".to_owned(),
             error_domain: "dataportability.googleapis.com".to_owned(),
             catalogue_path: None,
@@ -183,8 +186,11 @@ impl Config {
         }
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("dataport.sqlite")
+    /// The database URL in force: the configured one, or the embedded default.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dataport.sqlite").display()))
     }
 
     pub fn blob_dir(&self) -> PathBuf {

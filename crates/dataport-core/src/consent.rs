@@ -4,7 +4,7 @@
 use dataport_types::Timestamp;
 
 use crate::catalogue::{Catalogue, GrantableAccess};
-use crate::grants::GrantAccess;
+use crate::model::GrantAccess;
 use crate::store::{Store, StoreError};
 
 /// The duration a user picks at consent.

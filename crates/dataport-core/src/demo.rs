@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 
 use dataport_types::Timestamp;
 
-use crate::store::{Client, StoreError};
+use crate::model::Client;
+use crate::store::StoreError;
 use crate::users::{hash_password, verify_password};
 use crate::{Config, Dataport};
 

@@ -196,3 +196,13 @@ impl ApiError {
 fn ceil_seconds(micros: i64) -> i64 {
     (micros.max(0) + 999_999) / 1_000_000
 }
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        match e {
+            crate::store::StoreError::Unavailable(_) => ApiError::Unavailable,
+            _ => ApiError::Internal,
+        }
+    }
+}

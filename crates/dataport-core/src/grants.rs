@@ -5,31 +5,7 @@
 use dataport_types::{AccessType, State, Timestamp};
 
 use crate::error::ApiError;
-use crate::store::{Grant, Job};
-
-/// The access a user granted for one group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrantAccess {
-    OneTime,
-    TimeBased,
-}
-
-impl GrantAccess {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OneTime => "one-time",
-            Self::TimeBased => "time-based",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "one-time" => Some(Self::OneTime),
-            "time-based" => Some(Self::TimeBased),
-            _ => None,
-        }
-    }
-}
+use crate::model::{Grant, GrantAccess, Job};
 
 /// What the cooldown of time-based exports is counted per.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]

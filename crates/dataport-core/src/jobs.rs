@@ -19,8 +19,8 @@ use tracing::Instrument;
 use crate::Dataport;
 use crate::archive::{ArchiveWriter, ManifestHeader};
 use crate::catalogue::SourceKind;
+use crate::model::{Lease, Part};
 use crate::sources::{DataSource, ExportRequest, SourceError};
-use crate::store::{Lease, Part};
 
 /// How often a running export renews its lease and checks for cancellation.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -180,7 +180,7 @@ impl Dataport {
     /// Writes the job's archive; runs on a blocking thread.
     fn export(
         &self,
-        job: &crate::store::Job,
+        job: &crate::model::Job,
         attempt: u32,
         subject: &str,
         cancelled: &AtomicBool,

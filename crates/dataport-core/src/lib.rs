@@ -5,6 +5,7 @@
 //! on it (module [`jobs`]). No global state: two instances can run side by side in one process.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod archive;
 pub mod auth;
 pub mod blob;
@@ -17,6 +18,7 @@ pub mod emulator;
 pub mod error;
 pub mod grants;
 pub mod jobs;
+pub mod model;
 pub mod oauth;
 pub mod portability;
 pub mod signing;
@@ -37,29 +39,30 @@ use blob::LocalBlobStore;
 use catalogue::Catalogue;
 use emulator::Emulator;
 use signing::UrlSigner;
-use store::{SqliteStore, Store};
+use store::Store;
 
 /// Why the core could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Catalogue(#[from] catalogue::CatalogueError),
-    #[error("database {path}: {source}")]
-    Store { path: String, source: store::StoreError },
+    #[error("database {url}: {source}")]
+    Store { url: String, source: store::StoreError },
     #[error("blob store: {0}")]
     Blob(#[from] blob::BlobError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
 
-/// A running dataport core. Cheap to share behind an `Arc`.
+/// A running dataport core. Cheap to share behind an `Arc`. It is the only door to the store,
+/// the blobs and the signing keys: the HTTP layer and the admin commands call its use cases.
 pub struct Dataport {
-    pub config: Config,
-    pub store: Arc<dyn Store>,
-    pub catalogue: Catalogue,
-    pub blobs: LocalBlobStore,
-    pub signer: UrlSigner,
-    pub emulator: Emulator,
+    config: Config,
+    store: Arc<dyn Store>,
+    catalogue: Catalogue,
+    blobs: LocalBlobStore,
+    signer: UrlSigner,
+    emulator: Emulator,
     /// Wakes idle workers when a job is created.
     wake: Notify,
     /// Cancel flags of the exports running in this process, by job id.
@@ -79,10 +82,8 @@ impl Dataport {
             Some(path) => Catalogue::load(path)?,
             None => Catalogue::built_in(),
         };
-        let db = config.database_path();
-        let store = SqliteStore::open(&db)
-            .await
-            .map_err(|source| StartError::Store { path: db.display().to_string(), source })?;
+        let url = config.database_url();
+        let store = store::open(&url).await.map_err(|source| StartError::Store { url, source })?;
         let blobs = LocalBlobStore::open(&config.blob_dir())?;
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
@@ -92,7 +93,7 @@ impl Dataport {
         let signer = UrlSigner::new(keys).ok_or_else(|| dir_error(std::io::Error::other("no signing key")))?;
         Ok(Self {
             emulator: Emulator::new(config.emulator.clone()),
-            store: Arc::new(store),
+            store,
             catalogue,
             blobs,
             signer,
@@ -102,5 +103,27 @@ impl Dataport {
             decoy: Arc::default(),
             config,
         })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The resource groups offered.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// The store itself, for tests that set up or inspect records no use case exposes. Not in
+    /// normal builds: the server and the admin commands go through the use cases.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Closes the store's connections (the admin commands' last step).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 }

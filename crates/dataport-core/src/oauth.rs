@@ -15,11 +15,9 @@ use dataport_types::Timestamp;
 use crate::Dataport;
 use crate::auth::{hash_token, mint, mint_secret};
 use crate::consent::{self, Duration};
-use crate::grants::GrantAccess;
-use crate::store::{
-    AuditEntry, AuthCode, Client, PendingAuthorization, Redemption, Rotation, Session, StoreError, TokenKind,
-    TokenRecord,
-};
+use crate::model::GrantAccess;
+use crate::model::{AuditEntry, AuthCode, Client, PendingAuthorization, Session, TokenKind, TokenRecord, User};
+use crate::store::{Redemption, Rotation, StoreError};
 
 /// Codes live 60 s (SPEC §10.3).
 pub const CODE_SECONDS: i64 = 60;
@@ -286,6 +284,31 @@ impl Dataport {
     pub async fn begin_authorization(&self, consent: &mut Consent, session_hash: &str) -> Result<(), StoreError> {
         consent.pending.session_hash = session_hash.to_owned();
         self.store.insert_pending(&consent.pending, Timestamp::now()).await
+    }
+
+    /// The live sign-in session the cookie value `cookie` names. `Err` is an outage, which the
+    /// pages show as such (never as an expired form).
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, StoreError> {
+        self.store.session(&hash_token(cookie), Timestamp::now()).await
+    }
+
+    /// Starts a sign-in session, signed in as `user_id` if given: the record, and the cookie value
+    /// to hand the browser (only its hash is stored).
+    pub async fn start_session(&self, user_id: Option<&str>) -> Result<(Session, String), StoreError> {
+        let cookie = mint_secret("dpk_");
+        let now = Timestamp::now();
+        let session = Session {
+            hash: cookie.hash,
+            user_id: user_id.map(str::to_owned),
+            expires_at: now.plus_seconds(SESSION_SECONDS),
+        };
+        self.store.insert_session(&session, now).await?;
+        Ok((session, cookie.value))
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.store.user(id).await
     }
 
     /// Moves a pending request to the session a sign-in has just created (the session it was

@@ -14,8 +14,8 @@ use dataport_types::{
 use crate::Dataport;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
-use crate::grants::{InitiateRules, check_access};
-use crate::store::{AuditEntry, Job, NewJob};
+use crate::grants::{InitiateRules, check_access, check_initiate};
+use crate::model::{AuditEntry, Grant, Job, NewJob};
 
 /// Longest job id accepted in a resource name; longer ones cannot exist.
 const MAX_JOB_ID_LEN: usize = 128;
@@ -73,7 +73,16 @@ impl Dataport {
             created_at: now,
         };
         let rules = InitiateRules { token_scopes: principal.scopes.clone(), quota: self.config.quota };
-        let created = self.store.initiate(&job, &rules).await??;
+        let mut refusal = None;
+        let mut decide = |grants: &[Grant], jobs: &[Job]| {
+            check_initiate(&job.resources, job.start_time, job.end_time, grants, jobs, &rules, now)
+                .map_err(|e| refusal = Some(e))
+                .ok()
+        };
+        let since = now.plus_seconds(-self.config.quota.cooldown_seconds);
+        let Some(created) = self.store.initiate(&job, since, &mut decide).await? else {
+            return Err(refusal.unwrap_or(ApiError::Internal));
+        };
         self.wake.notify_waiters();
         self.record(AuditEntry {
             resources: created.resources.clone(),
@@ -155,8 +164,25 @@ impl Dataport {
     /// `archiveJobs.retry`: a new job with the failed job's parameters (E14, E15).
     pub async fn retry(&self, principal: &Principal, id: &str) -> Result<RetryPortabilityArchiveResponse, ApiError> {
         let job = self.owned_job(principal, id).await?;
-        let new_id = uuid::Uuid::new_v4().to_string();
-        let created = self.store.retry(&job.id, &new_id, self.config.max_retries, Timestamp::now()).await??;
+        // FAILED is final and a job's retry index never changes, so these checks need no lock;
+        // the store makes sure a job gets one retry at most (a replayed retry returns it).
+        if job.state != State::Failed {
+            return Err(ApiError::JobNotFailed { state: job.state });
+        }
+        if job.retry_index >= self.config.max_retries {
+            return Err(ApiError::RetryLimitExceeded { limit: self.config.max_retries });
+        }
+        let retry = NewJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: job.user_id.clone(),
+            client_id: job.client_id.clone(),
+            resources: job.resources.clone(),
+            start_time: job.start_time,
+            end_time: job.end_time,
+            export_time: job.export_time,
+            created_at: Timestamp::now(),
+        };
+        let created = self.store.insert_retry(&retry, &job).await?;
         self.wake.notify_waiters();
         self.record(AuditEntry {
             resources: created.resources.clone(),

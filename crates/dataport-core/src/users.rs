@@ -11,7 +11,8 @@ use dataport_types::Timestamp;
 use rand::RngCore;
 
 use crate::Dataport;
-use crate::store::{AuditEntry, StoreError, User};
+use crate::model::{AuditEntry, User};
+use crate::store::StoreError;
 
 /// Hashes a password as an Argon2id PHC string with a random salt. CPU-heavy: call it off the
 /// async runtime (`spawn_blocking`).

@@ -1,19 +1,16 @@
-//! Operator commands: users, OAuth clients and the audit log. They open the database directly,
-//! so they work whether or not the server is running.
+//! Operator commands: users, OAuth clients, tokens and the audit log. Each opens the core on the
+//! same database as the server and calls one of its use cases, so they work whether or not the
+//! server is running.
 
 use std::io::{BufRead, IsTerminal};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use dataport_core::Config;
-use dataport_core::auth::{ACCESS_TOKEN_SECONDS, hash_token, issue_access_token, mint_secret};
-use dataport_core::catalogue::Catalogue;
-use dataport_core::consent::{self, Duration};
-use dataport_core::oauth::is_loopback;
-use dataport_core::store::{Client, SqliteStore, Store};
-use dataport_core::users::hash_password;
-use dataport_types::Timestamp;
+use dataport_core::Dataport;
+use dataport_core::admin::{MIN_PASSWORD_CHARS, NewClient};
+use dataport_core::auth::ACCESS_TOKEN_SECONDS;
+use dataport_core::consent::Duration;
 
 use crate::DataDir;
 
@@ -53,6 +50,13 @@ pub enum UserCommand {
         /// The user's id in your systems, which selects their data (default: the username).
         #[arg(long)]
         subject: Option<String>,
+    },
+    /// List users: username, subject, and whether they are disabled.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        json: bool,
     },
     /// Set a user's password (read like `add`).
     Passwd {
@@ -124,10 +128,9 @@ pub struct AuditArgs {
     json: bool,
 }
 
-pub async fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(&data.data_dir)
-        .with_context(|| format!("cannot create data directory {}", data.data_dir.display()))?;
-    Ok(SqliteStore::open(&Config::new(&data.data_dir).database_path()).await?)
+/// Opens the core on the data directory and database the options name (no workers run).
+pub async fn open(data: &DataDir) -> anyhow::Result<Dataport> {
+    Ok(Dataport::open(data.config()).await?)
 }
 
 /// Reads a new password: one line of stdin in scripts, a double prompt at a terminal.
@@ -143,8 +146,8 @@ fn read_password() -> anyhow::Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    if password.chars().count() < 8 {
-        bail!("a password needs at least 8 characters");
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        bail!("a password needs at least {MIN_PASSWORD_CHARS} characters");
     }
     Ok(password)
 }
@@ -155,69 +158,51 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
     if args.token_seconds <= 0 {
         bail!("--token-seconds must be positive");
     }
-    let catalogue = match &args.data.catalogue {
-        Some(path) => Catalogue::load(path)?,
-        None => Catalogue::built_in(),
-    };
-    let store = open(&args.data).await?;
-    let now = Timestamp::now();
-    let user = store.ensure_user(&args.user, now).await?;
-    let client = Client {
-        id: args.client.clone(),
-        name: args.client.clone(),
-        redirect_uris: Vec::new(),
-        public: true,
-        disabled: false,
-        secret_hash: None,
-    };
-    let client = store.ensure_client(&client, now).await?;
-    let scopes = consent::grant(&store, &catalogue, &user.id, &client.id, &args.resources, args.access, now).await?;
-    let token = issue_access_token(&store, &user.id, &client.id, scopes, now, args.token_seconds)
-        .await
-        .map_err(|e| anyhow::anyhow!("could not issue a token: {e}"))?;
-    store.close().await;
-    println!("{token}");
+    let core = open(&args.data).await?;
+    let token = core.admin_token(&args.user, &args.client, &args.resources, args.access, args.token_seconds).await;
+    core.close().await;
+    println!("{}", token?);
     Ok(())
-}
-
-async fn hashed_password() -> anyhow::Result<String> {
-    let password = read_password()?;
-    tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(anyhow::Error::msg)
 }
 
 pub async fn user(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { data, username, subject } => {
-            if username.trim().is_empty() || username.len() > 256 {
-                bail!("a username must be 1 to 256 characters");
-            }
-            let hash = hashed_password().await?;
-            let store = open(&data).await?;
-            let subject = subject.unwrap_or_else(|| username.clone());
-            let created = store.create_user(&username, &subject, Some(&hash), Timestamp::now()).await?;
-            store.close().await;
-            match created {
-                Some(_) => println!("created user {username}"),
-                None => bail!("user {username} already exists (use `admin user passwd`)"),
+            let password = read_password()?;
+            let core = open(&data).await?;
+            let created = core.add_user(&username, subject.as_deref(), &password).await;
+            core.close().await;
+            let user = created?;
+            println!("created user {} (subject {})", user.username, user.subject);
+        }
+        UserCommand::List { data, json } => {
+            let core = open(&data).await?;
+            let users = core.users().await;
+            core.close().await;
+            for u in users? {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "username": u.username, "subject": u.subject, "disabled": u.disabled })
+                    );
+                } else {
+                    println!("{}\t{}{}", u.username, u.subject, if u.disabled { "\t(disabled)" } else { "" });
+                }
             }
         }
         UserCommand::Passwd { data, username } => {
-            let hash = hashed_password().await?;
-            let store = open(&data).await?;
-            let done = store.set_password(&username, &hash).await?;
-            store.close().await;
-            if !done {
-                bail!("no user {username}");
-            }
+            let password = read_password()?;
+            let core = open(&data).await?;
+            let done = core.set_password(&username, &password).await;
+            core.close().await;
+            done?;
             println!("password of {username} changed");
         }
         UserCommand::Disable { data, username, enable } => {
-            let store = open(&data).await?;
-            let done = store.set_user_disabled(&username, !enable, Timestamp::now()).await?;
-            store.close().await;
-            if !done {
-                bail!("no user {username}");
-            }
+            let core = open(&data).await?;
+            let done = core.set_user_disabled(&username, !enable).await;
+            core.close().await;
+            done?;
             println!("user {username} {}", if enable { "enabled" } else { "disabled; their tokens are revoked" });
         }
     }
@@ -227,31 +212,11 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
 pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Add { data, name, redirect_uris, public, id, json } => {
-            for uri in &redirect_uris {
-                // https, http on loopback (RFC 8252 §7.3), or a private-use scheme such as
-                // com.example.app:/cb (RFC 8252 §7.1).
-                let private_scheme =
-                    uri.split_once(':').is_some_and(|(scheme, _)| scheme.contains('.') && !scheme.contains('/'));
-                if !(uri.starts_with("https://") || is_loopback(uri) || private_scheme) || uri.contains('#') {
-                    bail!("redirect URI {uri:?}: use https, a loopback http URI, or an app scheme; no fragment");
-                }
-            }
-            let id = id.unwrap_or_else(|| format!("dp-{}", uuid::Uuid::new_v4().simple()));
-            let secret = (!public).then(|| mint_secret("dps_").value);
-            let client = Client {
-                id: id.clone(),
-                name,
-                redirect_uris,
-                public,
-                disabled: false,
-                secret_hash: secret.as_deref().map(hash_token),
-            };
-            let store = open(&data).await?;
-            let created = store.create_client(&client, Timestamp::now()).await?;
-            store.close().await;
-            if !created {
-                bail!("client {id} already exists");
-            }
+            let core = open(&data).await?;
+            let created = core.add_client(&name, redirect_uris, public, id).await;
+            core.close().await;
+            let NewClient { client, secret } = created?;
+            let id = client.id;
             if json {
                 println!("{}", serde_json::json!({ "client_id": id, "client_secret": secret }));
             } else {
@@ -263,10 +228,10 @@ pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List { data, json } => {
-            let store = open(&data).await?;
-            let clients = store.clients().await?;
-            store.close().await;
-            for c in clients {
+            let core = open(&data).await?;
+            let clients = core.clients().await;
+            core.close().await;
+            for c in clients? {
                 if json {
                     let line = serde_json::json!({
                         "client_id": c.id, "name": c.name, "redirect_uris": c.redirect_uris,
@@ -281,12 +246,10 @@ pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Disable { data, client_id, enable } => {
-            let store = open(&data).await?;
-            let done = store.set_client_disabled(&client_id, !enable, Timestamp::now()).await?;
-            store.close().await;
-            if !done {
-                bail!("no client {client_id}");
-            }
+            let core = open(&data).await?;
+            let done = core.set_client_disabled(&client_id, !enable).await;
+            core.close().await;
+            done?;
             println!("client {client_id} {}", if enable { "enabled" } else { "disabled; its tokens are revoked" });
         }
     }
@@ -294,10 +257,10 @@ pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
 }
 
 pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
-    let store = open(&args.data).await?;
-    let entries = store.audit_log(args.limit).await?;
-    store.close().await;
-    for e in entries {
+    let core = open(&args.data).await?;
+    let entries = core.audit_log(args.limit).await;
+    core.close().await;
+    for e in entries? {
         if args.json {
             println!("{}", serde_json::to_string(&e)?);
         } else {

@@ -22,7 +22,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// Handles one API request.
 pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
-    let domain = &app.core.config.error_domain;
+    let domain = &app.core.config().error_domain;
     let params = match SystemParams::parse(request.uri().query()) {
         Ok(params) => params,
         Err((field, message)) => {

@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
-        Ok(Self(client_address(peer, &parts.headers, &app.core.config.trusted_proxies)))
+        Ok(Self(client_address(peer, &parts.headers, &app.core.config().trusted_proxies)))
     }
 }
 

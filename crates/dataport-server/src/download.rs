@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use dataport_core::Dataport;
+use dataport_core::model::AuditEntry;
 use dataport_core::signing::Signature;
-use dataport_core::store::AuditEntry;
 use dataport_types::{Code, Status};
 
 use crate::AppState;

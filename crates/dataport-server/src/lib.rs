@@ -74,14 +74,14 @@ impl Application {
         }
         config.public_origin = config.public_origin.trim_end_matches('/').to_owned();
         let core = Arc::new(Dataport::open(config).await?);
-        let discovery = Discovery::new(&core.config.public_origin, &core.catalogue, &core.config.scope_prefix)?;
+        let discovery = Discovery::new(&core.config().public_origin, core.catalogue(), &core.config().scope_prefix)?;
         let state = AppState {
-            limiter: Arc::new(RateLimiter::new(core.config.rate_limit_per_minute)),
-            auth_limiter: Arc::new(RateLimiter::new(core.config.auth_rate_limit_per_minute)),
+            limiter: Arc::new(RateLimiter::new(core.config().rate_limit_per_minute)),
+            auth_limiter: Arc::new(RateLimiter::new(core.config().auth_rate_limit_per_minute)),
             discovery: Arc::new(discovery),
             downloads: Arc::new(download::DownloadSlots::new(
-                core.config.limits.downloads_per_address,
-                core.config.limits.downloads_per_job,
+                core.config().limits.downloads_per_address,
+                core.config().limits.downloads_per_job,
             )),
             core: core.clone(),
         };
@@ -103,7 +103,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx));
-        let (limits, proxies) = (self.core.config.limits, self.core.config.trusted_proxies.clone());
+        let (limits, proxies) = (self.core.config().limits, self.core.config().trusted_proxies.clone());
         serve::serve(self.listener, self.router, limits, proxies, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -189,6 +189,6 @@ fn discovery_response(app: &AppState, version: &str) -> Response {
     match app.discovery.get(version) {
         Some(doc) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], doc.to_owned())
             .into_response(),
-        None => respond::error(&ApiError::NotFound, &app.core.config.error_domain, &SystemParams::default()),
+        None => respond::error(&ApiError::NotFound, &app.core.config().error_domain, &SystemParams::default()),
     }
 }

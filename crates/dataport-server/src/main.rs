@@ -12,7 +12,6 @@ use dataport_core::auth::ACCESS_TOKEN_SECONDS;
 use dataport_core::config::{Limits, ProxyList, parse_signing_keys};
 use dataport_core::consent::Duration;
 use dataport_core::demo::{self, DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER};
-use dataport_core::store::Store;
 use dataport_server::Application;
 
 /// dataport: a self-hostable Data Portability API server.
@@ -34,14 +33,28 @@ enum Command {
     Migrate(DataDir),
 }
 
+/// Where a deployment's state lives (SPEC §15), shared by `serve`, `migrate` and the admin commands.
 #[derive(Args)]
 pub(crate) struct DataDir {
-    /// Directory holding the database, archives and signing key.
+    /// Directory holding the embedded database, archives and signing key.
     #[arg(long, env = "DATAPORT_DATA_DIR", default_value = "./dataport-data")]
     pub(crate) data_dir: PathBuf,
+    /// Database URL (sqlite://PATH); default: sqlite://<data-dir>/dataport.sqlite.
+    #[arg(long, env = "DATAPORT_DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
     /// Resource-group catalogue (TOML); default: Google's 73 groups on emulator data.
     #[arg(long, env = "DATAPORT_CATALOGUE")]
     pub(crate) catalogue: Option<PathBuf>,
+}
+
+impl DataDir {
+    /// The core's configuration for these options, everything else at its default.
+    pub(crate) fn config(&self) -> Config {
+        let mut config = Config::new(&self.data_dir);
+        config.database_url = self.database_url.clone();
+        config.catalogue_path = self.catalogue.clone();
+        config
+    }
 }
 
 #[derive(Args)]
@@ -177,7 +190,7 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
             Command::Migrate(args) => {
                 admin::open(&args).await?.close().await;
-                println!("database in {} is up to date", args.data_dir.display());
+                println!("database {} is up to date", args.config().database_url());
                 Ok(())
             }
         }
@@ -199,8 +212,7 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let mut config = Config::new(&args.data.data_dir);
-    config.catalogue_path = args.data.catalogue;
+    let mut config = args.data.config();
     config.public_origin = args.public_url.unwrap_or_default();
     config.emulator.records_per_group = args.emulator_records;
     config.emulator.records_by_group = args.emulator_group_records.into_iter().collect();
@@ -250,7 +262,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             if seed_demo { "" } else { " (disable it: dataportd admin user disable --username demo)" }
         );
     }
-    print_banner(&core.config, demo_open);
+    print_banner(core.config(), demo_open);
     app.run_until_stopped(shutdown_signal()).await
 }
 

@@ -13,12 +13,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 
-use dataport_core::auth::{hash_token, mint_secret};
+use dataport_core::auth::hash_token;
 use dataport_core::consent::Duration;
+use dataport_core::model::Session;
 use dataport_core::oauth::{AuthorizationRequest, AuthorizeError, Consent, OAuthError, SESSION_SECONDS, TokenRequest};
-use dataport_core::store::Session;
 use dataport_core::users::SignInError;
-use dataport_types::Timestamp;
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
@@ -27,7 +26,7 @@ use crate::pages::{self, ConsentPage, GroupChoice, LoginPage};
 const CONSENT_PATH: &str = "/o/oauth2/v2/consent";
 
 fn cookie_name(app: &AppState) -> &'static str {
-    if app.core.config.public_origin.starts_with("https://") { "__Host-dataport_session" } else { "dataport_session" }
+    if app.core.config().public_origin.starts_with("https://") { "__Host-dataport_session" } else { "dataport_session" }
 }
 
 /// A live sign-in session and the CSRF token its forms carry.
@@ -42,30 +41,28 @@ fn csrf_of(cookie_value: &str) -> String {
     hash_token(&format!("csrf:{cookie_value}"))
 }
 
-/// The session named by the request's cookie, if it is live.
-async fn current_session(app: &AppState, headers: &HeaderMap) -> Option<Browser> {
+/// The live session the request's cookie names, if any; `Err` is the 503 page of an outage.
+async fn current_session(app: &AppState, headers: &HeaderMap) -> Result<Option<Browser>, Response> {
     let name = cookie_name(app);
-    let value = headers
+    let Some(value) = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))?;
-    let session = app.core.store.session(&hash_token(&value), Timestamp::now()).await.ok().flatten()?;
-    Some(Browser { session, csrf: csrf_of(&value) })
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+    else {
+        return Ok(None);
+    };
+    match app.core.session(&value).await {
+        Ok(session) => Ok(session.map(|session| Browser { session, csrf: csrf_of(&value) })),
+        Err(_) => Err(unavailable()),
+    }
 }
 
 /// Starts a session (optionally signed in) and returns it with its `Set-Cookie` value.
 async fn start_session(app: &AppState, user_id: Option<&str>) -> Option<(Browser, HeaderValue)> {
-    let value = mint_secret("dpk_").value;
-    let now = Timestamp::now();
-    let session = Session {
-        hash: hash_token(&value),
-        user_id: user_id.map(str::to_owned),
-        expires_at: now.plus_seconds(SESSION_SECONDS),
-    };
-    app.core.store.insert_session(&session, now).await.ok()?;
-    let secure = if app.core.config.public_origin.starts_with("https://") { "; Secure" } else { "" };
+    let (session, value) = app.core.start_session(user_id).await.ok()?;
+    let secure = if app.core.config().public_origin.starts_with("https://") { "; Secure" } else { "" };
     let cookie =
         format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}", cookie_name(app));
     Some((Browser { session, csrf: csrf_of(&value) }, HeaderValue::from_str(&cookie).ok()?))
@@ -108,15 +105,16 @@ pub async fn authorize(
         Err(AuthorizeError::Redirect(to)) => return see_other(&to),
         Err(AuthorizeError::Store) => return unavailable(),
     };
-    if let Some(header_name) = &app.core.config.trusted_header {
+    if let Some(header_name) = &app.core.config().trusted_header {
         return trusted_sign_in(&app, peer.ip(), &headers, header_name, &mut consent).await;
     }
     let (browser, cookie) = match current_session(&app, &headers).await {
-        Some(browser) => (browser, None),
-        None => match start_session(&app, None).await {
+        Ok(Some(browser)) => (browser, None),
+        Ok(None) => match start_session(&app, None).await {
             Some((browser, cookie)) => (browser, Some(cookie)),
             None => return unavailable(),
         },
+        Err(outage) => return outage,
     };
     if app.core.begin_authorization(&mut consent, &browser.session.hash).await.is_err() {
         return unavailable();
@@ -147,7 +145,7 @@ async fn trusted_sign_in(
     header_name: &str,
     consent: &mut Consent,
 ) -> Response {
-    if !app.core.config.trusted_proxies.contains(peer) {
+    if !app.core.config().trusted_proxies.contains(peer) {
         tracing::warn!(%peer, "trusted-header sign-in refused: not from a trusted proxy");
         return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
     }
@@ -193,7 +191,7 @@ async fn form_post(
         return Err(too_many_pages(wait));
     }
     let form = form(body);
-    match current_session(app, headers).await {
+    match current_session(app, headers).await? {
         Some(browser) if csrf_ok(&browser, &form) => Ok((browser, form)),
         _ => Err(forbidden_csrf()),
     }
@@ -297,7 +295,11 @@ pub async fn consent_page(
     headers: HeaderMap,
     Query(query): Query<ConsentQuery>,
 ) -> Response {
-    let Some(browser) = current_session(&app, &headers).await else { return expired_request() };
+    let browser = match current_session(&app, &headers).await {
+        Ok(Some(browser)) => browser,
+        Ok(None) => return expired_request(),
+        Err(outage) => return outage,
+    };
     let (consent, user_id) =
         match consent_context(&app, &browser.session, query.request.as_deref().unwrap_or_default()).await {
             Ok(context) => context,
@@ -308,7 +310,7 @@ pub async fn consent_page(
         Ok(None) => {}
         Err(_) => return unavailable(),
     }
-    let username = match app.core.store.user(&user_id).await {
+    let username = match app.core.user(&user_id).await {
         Ok(Some(user)) if !user.disabled => user.username,
         Ok(_) => return pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled."),
         Err(_) => return unavailable(),
@@ -317,7 +319,7 @@ pub async fn consent_page(
         .pending
         .scopes
         .iter()
-        .filter_map(|name| app.core.catalogue.get(name))
+        .filter_map(|name| app.core.catalogue().get(name))
         .map(|g| GroupChoice { name: g.name.clone(), title: g.title.clone(), description: g.description.clone() })
         .collect();
     let redirect_host = redirect_host(&consent.pending.redirect_uri);
@@ -328,7 +330,7 @@ pub async fn consent_page(
         request_id: &consent.pending.id,
         csrf: &browser.csrf,
         groups,
-        durations: pages::duration_choices(&app.core.config.consent_durations),
+        durations: pages::duration_choices(&app.core.config().consent_durations),
     };
     pages::html(StatusCode::OK, &page)
 }

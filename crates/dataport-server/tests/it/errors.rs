@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use dataport_core::auth::hash_token;
 use dataport_core::consent::Duration as Access;
-use dataport_core::grants::GrantAccess;
-use dataport_core::store::{TokenKind, TokenRecord};
+use dataport_core::model::GrantAccess;
+use dataport_core::model::{TokenKind, TokenRecord};
 use dataport_types::Timestamp;
 use reqwest::{Method, StatusCode};
 
@@ -31,7 +31,7 @@ async fn insert_token(app: &TestApp, value: &str, kind: TokenKind, user_id: &str
         access: None,
         rotated_at: None,
     };
-    app.core.store.insert_token(&record).await.expect("insert");
+    app.core.store().insert_token(&record).await.expect("insert");
 }
 
 fn snapshot(name: &str, reply: &Reply) {
@@ -70,7 +70,7 @@ async fn e2_unknown_malformed_or_wrong_scheme_token() {
     // A refresh token is not an access token.
     let refresh = "dpr_refresh";
     app.token("u", "c", &["myactivity.search"], Access::OneTime).await; // creates the user and the client
-    let user = app.core.store.ensure_user("u", Timestamp::now()).await.expect("user");
+    let user = app.core.store().ensure_user("u", Timestamp::now()).await.expect("user");
     insert_token(&app, refresh, TokenKind::Refresh, &user.id, vec!["myactivity.search".into()]).await;
     assert_eq!(app.post(INITIATE, refresh, SEARCH).await.reason(), Some("ACCESS_TOKEN_INVALID"));
 }
@@ -89,7 +89,7 @@ async fn e3_expired_token() {
 async fn e4_token_without_portability_scope() {
     let app = TestApp::spawn().await;
     let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
-    let user = app.core.store.ensure_user("u", Timestamp::now()).await.expect("user");
+    let user = app.core.store().ensure_user("u", Timestamp::now()).await.expect("user");
     let other = "dpa_openid-only";
     insert_token(&app, other, TokenKind::Access, &user.id, vec!["openid".into(), "email".into()]).await;
     let reply = app.post(INITIATE, other, SEARCH).await;
@@ -111,10 +111,10 @@ async fn e5_resources_not_authorized_including_expired_time_based_grant() {
 
     // A time-based grant that has expired no longer authorizes its group.
     let token = app.token("u2", "c", &["chrome.history"], Access::Days30).await;
-    let user = app.core.store.ensure_user("u2", Timestamp::now()).await.expect("user");
+    let user = app.core.store().ensure_user("u2", Timestamp::now()).await.expect("user");
     let past = Timestamp::now().plus_seconds(-1);
     app.core
-        .store
+        .store()
         .upsert_grants(&user.id, "c", &["chrome.history".into()], GrantAccess::TimeBased, Some(past), past)
         .await
         .expect("grant");
@@ -356,7 +356,7 @@ async fn e16_rate_limit() {
 async fn e17_database_unavailable() {
     let app = TestApp::spawn_with(|c| c.workers = 0).await;
     let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
-    app.core.store.close().await;
+    app.core.store().close().await;
     let reply = app.post(INITIATE, &token, SEARCH).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     snapshot("e17_unavailable", &reply);

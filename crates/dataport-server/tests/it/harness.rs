@@ -3,12 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataport_core::auth::issue_access_token;
-use dataport_core::consent::{self, Duration as Access};
-use dataport_core::store::Client;
+use dataport_core::consent::Duration as Access;
 use dataport_core::{Config, Dataport};
 use dataport_server::Application;
-use dataport_types::Timestamp;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
 
@@ -74,23 +71,8 @@ impl TestApp {
         access: Access,
         seconds: i64,
     ) -> String {
-        let store = self.core.store.as_ref();
-        let now = Timestamp::now();
-        let user = store.ensure_user(user, now).await.expect("user");
-        let client = Client {
-            id: client.to_owned(),
-            name: client.to_owned(),
-            redirect_uris: vec![],
-            public: true,
-            disabled: false,
-            secret_hash: None,
-        };
-        let client = store.ensure_client(&client, now).await.expect("client");
         let resources: Vec<String> = resources.iter().map(|s| (*s).to_owned()).collect();
-        let scopes = consent::grant(store, &self.core.catalogue, &user.id, &client.id, &resources, access, now)
-            .await
-            .expect("grant");
-        issue_access_token(store, &user.id, &client.id, scopes, now, seconds).await.expect("token")
+        self.core.admin_token(user, client, &resources, access, seconds).await.expect("token")
     }
 
     /// Sends a request; `token` goes in a Bearer header, `body` as is.

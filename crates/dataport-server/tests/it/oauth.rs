@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use dataport_core::auth::hash_token;
-use dataport_core::store::Client;
+use dataport_core::model::Client;
 use dataport_core::users::hash_password;
 use dataport_types::Timestamp;
 use reqwest::StatusCode;
@@ -170,7 +170,7 @@ pub async fn consent(
 /// Registers a user with a password and returns its id.
 pub async fn user(app: &TestApp, name: &str, password: &str) -> String {
     let hash = hash_password(password).expect("hash");
-    app.core.store.create_user(name, name, Some(&hash), Timestamp::now()).await.expect("store").expect("new").id
+    app.core.store().create_user(name, name, Some(&hash), Timestamp::now()).await.expect("store").expect("new").id
 }
 
 /// Registers a client; `secret` makes it confidential.
@@ -183,7 +183,7 @@ pub async fn client(app: &TestApp, id: &str, secret: Option<&str>) {
         disabled: false,
         secret_hash: secret.map(hash_token),
     };
-    assert!(app.core.store.create_client(&client, Timestamp::now()).await.expect("store"));
+    assert!(app.core.store().create_client(&client, Timestamp::now()).await.expect("store"));
 }
 
 /// POSTs to /token; returns status and JSON.
@@ -658,7 +658,7 @@ async fn disabled_clients_and_users_get_nothing() {
     let app = setup().await;
     let code = code_for(&app, "native", Some(CHALLENGE), &["myactivity.search"], "30d").await;
     let (_, tokens) = redeem_public(&app, &code).await;
-    assert!(app.core.store.set_client_disabled("native", true, Timestamp::now()).await.expect("store"));
+    assert!(app.core.store().set_client_disabled("native", true, Timestamp::now()).await.expect("store"));
     let mut browser = Browser::new(&app);
     let request = native_request();
     let page = browser.get(&request.path()).await;
@@ -671,7 +671,7 @@ async fn disabled_clients_and_users_get_nothing() {
     );
 
     let code = code_for(&app, "webapp", None, &["myactivity.search"], "30d").await;
-    assert!(app.core.store.set_user_disabled("alice", true, Timestamp::now()).await.expect("store"));
+    assert!(app.core.store().set_user_disabled("alice", true, Timestamp::now()).await.expect("store"));
     let (status, error, _) = token(
         &app,
         &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)],
@@ -826,7 +826,7 @@ async fn trusted_header_sign_in_only_from_the_proxy() {
     let page = http.get(format!("{}{consent_path}", app.base)).header(COOKIE, &cookie).send().await.expect("consent");
     let html = page.text().await.expect("html");
     assert!(html.contains("Signed in as <strong>subject-42</strong>"), "{html}");
-    let user = app.core.store.credentials("subject-42").await.expect("store").expect("user created");
+    let user = app.core.store().credentials("subject-42").await.expect("store").expect("user created");
     assert_eq!(user.user.subject, "subject-42");
 
     // The same header from an address that is not a configured proxy is ignored.
@@ -843,5 +843,5 @@ async fn trusted_header_sign_in_only_from_the_proxy() {
         .await
         .expect("get");
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(elsewhere.core.store.credentials("admin").await.expect("store").is_none());
+    assert!(elsewhere.core.store().credentials("admin").await.expect("store").is_none());
 }

@@ -73,7 +73,8 @@ async fn retry_creates_a_linked_job_that_completes() {
     assert_eq!(app.wait_done(&token, &failed, Duration::from_secs(10)).await["state"], "FAILED");
     let retry = app.post(&format!("/v1/archiveJobs/{failed}:retry"), &token, "{}").await;
     insta::assert_json_snapshot!("retry", scrub(&retry.json));
-    let job = app.core.store.job(retry.json["archiveJobId"].as_str().expect("id")).await.expect("store").expect("job");
+    let job =
+        app.core.store().job(retry.json["archiveJobId"].as_str().expect("id")).await.expect("store").expect("job");
     assert_eq!(job.retry_of.as_deref(), Some(failed.as_str()));
     assert_eq!(job.resources, ["youtube.comments"]);
     assert_eq!(app.wait_done(&token, &job.id, Duration::from_secs(10)).await["state"], "FAILED");

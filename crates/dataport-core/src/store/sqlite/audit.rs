@@ -1,0 +1,53 @@
+//! [`Audit`] on SQLite.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Audit for SqliteStore {
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
+        sqlx::query(
+            "INSERT INTO audit (at, event, user_id, client_id, resources, job_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(entry.at.micros())
+        .bind(&entry.event)
+        .bind(&entry.user_id)
+        .bind(&entry.client_id)
+        .bind((!entry.resources.is_empty()).then(|| entry.resources.join(" ")))
+        .bind(&entry.job_id)
+        .bind(detail)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, event, user_id, client_id, resources, job_id, detail FROM \
+             (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: Option<String> = row.try_get("detail")?;
+                Ok(AuditEntry {
+                    at: ts(row, "at")?,
+                    event: row.try_get("event")?,
+                    user_id: row.try_get("user_id")?,
+                    client_id: row.try_get("client_id")?,
+                    resources: row.try_get::<Option<String>, _>("resources")?.as_deref().map(words).unwrap_or_default(),
+                    job_id: row.try_get("job_id")?,
+                    detail: detail
+                        .map(|d| serde_json::from_str(&d))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,253 @@
+//! [`Auth`] on SQLite.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Auth for SqliteStore {
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        Self::insert_token_in(&mut conn, token).await
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&self.reader).await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&session.hash)
+            .bind(&session.user_id)
+            .bind(now.micros())
+            .bind(session.expires_at.micros())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT hash, user_id, expires_at FROM sessions WHERE hash = ? AND expires_at > ?")
+            .bind(hash)
+            .bind(now.micros())
+            .fetch_optional(&self.writer)
+            .await?;
+        row.map(|row| {
+            Ok(Session {
+                hash: row.try_get("hash")?,
+                user_id: row.try_get("user_id")?,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut pruned = 0;
+        for (sql, before) in [
+            ("DELETE FROM sessions WHERE expires_at < ?", now),
+            ("DELETE FROM pending_authorizations WHERE expires_at < ?", now),
+            ("DELETE FROM auth_codes WHERE expires_at < ?", now.plus_seconds(-86_400)),
+        ] {
+            pruned += sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pending_authorizations (id, session_hash, client_id, redirect_uri, state, scopes, \
+             code_challenge, include_granted, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&pending.id)
+        .bind(&pending.session_hash)
+        .bind(&pending.client_id)
+        .bind(&pending.redirect_uri)
+        .bind(&pending.state)
+        .bind(pending.scopes.join(" "))
+        .bind(&pending.code_challenge)
+        .bind(i64::from(pending.include_granted_scopes))
+        .bind(now.micros())
+        .bind(pending.expires_at.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, session_hash, client_id, redirect_uri, state, scopes, code_challenge, include_granted, expires_at \
+             FROM pending_authorizations WHERE id = ? AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(now.micros())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|row| {
+            Ok(PendingAuthorization {
+                id: row.try_get("id")?,
+                session_hash: row.try_get("session_hash")?,
+                client_id: row.try_get("client_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                state: row.try_get("state")?,
+                scopes: words(&row.try_get::<String, _>("scopes")?),
+                code_challenge: row.try_get("code_challenge")?,
+                include_granted_scopes: row.try_get::<i64, _>("include_granted")? != 0,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rebind_pending(&self, id: &str, session_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE pending_authorizations SET session_hash = ? WHERE id = ?")
+            .bind(session_hash)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(id).execute(&self.writer).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_code(&self, code: &AuthCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&code.hash)
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(code.scopes.join(" "))
+        .bind(&code.access)
+        .bind(code.created_at.micros())
+        .bind(code.expires_at.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn code(&self, hash: &str) -> Result<Option<AuthCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT hash, client_id, user_id, redirect_uri, code_challenge, scopes, access, created_at, expires_at \
+             FROM auth_codes WHERE hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(AuthCode {
+                hash: row.try_get("hash")?,
+                client_id: row.try_get("client_id")?,
+                user_id: row.try_get("user_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                code_challenge: row.try_get("code_challenge")?,
+                scopes: words(&row.try_get::<String, _>("scopes")?),
+                access: row.try_get("access")?,
+                created_at: ts(&row, "created_at")?,
+                expires_at: ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn redeem_code(&self, hash: &str, now: Timestamp, issued: &[TokenRecord]) -> Result<Redemption, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let used: Option<Option<i64>> = sqlx::query_scalar("SELECT used_at FROM auth_codes WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match used {
+            None => Ok(Redemption::Unknown),
+            Some(Some(_)) => {
+                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL")
+                    .bind(now.micros())
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Redemption::Replayed)
+            }
+            Some(None) => {
+                sqlx::query("UPDATE auth_codes SET used_at = ? WHERE hash = ?")
+                    .bind(now.micros())
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                for token in issued {
+                    Self::insert_token_in(&mut tx, token).await?;
+                }
+                tx.commit().await?;
+                Ok(Redemption::Fresh)
+            }
+        }
+    }
+
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        now: Timestamp,
+        successors: &[TokenRecord],
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+            return Ok(Rotation::Invalid);
+        };
+        let token = token_from_row(&row)?;
+        if token.kind != TokenKind::Refresh {
+            return Ok(Rotation::Invalid);
+        }
+        if token.rotated_at.is_some() {
+            if let Some(family) = &token.family {
+                Self::revoke_family_in(&mut tx, family, now).await?;
+            }
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        if token.revoked_at.is_some() || token.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        sqlx::query("UPDATE tokens SET rotated_at = ? WHERE hash = ?")
+            .bind(now.micros())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        for token in successors {
+            Self::insert_token_in(&mut tx, token).await?;
+        }
+        tx.commit().await?;
+        Ok(Rotation::Fresh)
+    }
+
+    async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let token = token_from_row(&row)?;
+        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?")
+            .bind(now.micros())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        if let (TokenKind::Refresh, Some(family)) = (token.kind, &token.family) {
+            Self::revoke_family_in(&mut tx, family, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
+    async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        Self::revoke_family_in(&mut conn, family, now).await
+    }
+}

@@ -1,0 +1,71 @@
+//! [`Clients`] on SQLite.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Clients for SqliteStore {
+    async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
+        self.create_client(client, now).await?;
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
+                .bind(&client.id)
+                .fetch_one(&self.writer)
+                .await?;
+        client_from_row(&row)
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError> {
+        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
+        let done = sqlx::query(
+            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(uris)
+        .bind(i64::from(client.public))
+        .bind(&client.secret_hash)
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("UPDATE clients SET disabled = ? WHERE id = ?")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id = ?")
+                .bind(now.micros())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

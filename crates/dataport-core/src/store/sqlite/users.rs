@@ -1,0 +1,106 @@
+//! [`Users`] on SQLite.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Users for SqliteStore {
+    async fn ensure_user(&self, username: &str, now: Timestamp) -> Result<User, StoreError> {
+        self.create_user(username, username, None, now).await?;
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(&self.writer)
+            .await?;
+        user_from_row(&row)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        subject: &str,
+        password_hash: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let done = sqlx::query(
+            "INSERT INTO users (id, username, subject, password_hash, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(subject)
+        .bind(password_hash)
+        .bind(now.micros())
+        .execute(&self.writer)
+        .await?;
+        Ok((done.rows_affected() == 1).then(|| User {
+            id,
+            username: username.to_owned(),
+            subject: subject.to_owned(),
+            disabled: false,
+        }))
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled, password_hash FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| Ok(Credentials { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? }))
+            .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, username, subject, disabled FROM users ORDER BY created_at, username")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE subject = ?")
+            .bind(subject)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+            .bind(password_hash)
+            .bind(username)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_disabled(&self, username: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+            .bind(i64::from(disabled))
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query(
+                "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL \
+                 AND user_id = (SELECT id FROM users WHERE username = ?)",
+            )
+            .bind(now.micros())
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
