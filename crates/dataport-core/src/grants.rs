@@ -132,3 +132,111 @@ pub fn check_access(token_scopes: &[String], grants: &[Grant], now: Timestamp) -
     }
     (one_time, time_based)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(seconds: i64) -> Timestamp {
+        Timestamp::from_micros(1_800_000_000_000_000 + seconds * 1_000_000)
+    }
+
+    fn grant(resource: &str, access: GrantAccess) -> Grant {
+        Grant {
+            resource: resource.to_owned(),
+            access,
+            granted_at: t(0),
+            expires_at: (access == GrantAccess::TimeBased).then(|| t(1_000_000)),
+            exhausted_at: None,
+            last_initiate_at: None,
+        }
+    }
+
+    fn job(id: &str, resources: &[&str], state: State, created: i64) -> Job {
+        Job {
+            id: id.to_owned(),
+            user_id: "u".into(),
+            client_id: "c".into(),
+            resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+            access_type: AccessType::OneTime,
+            start_time: None,
+            end_time: None,
+            export_time: t(created),
+            state,
+            created_at: t(created),
+            finished_at: None,
+            retry_of: None,
+            retry_index: 0,
+            attempt: 0,
+            failure_reason: None,
+            archive_revoked_at: None,
+            parts: Vec::new(),
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn rules(scopes: &[&str]) -> InitiateRules {
+        InitiateRules { token_scopes: names(scopes), quota: Quota::default() }
+    }
+
+    #[test]
+    fn initiate_rules_apply_in_the_catalogues_order() {
+        let search = grant("search", GrantAccess::OneTime);
+        let chrome = grant("chrome", GrantAccess::TimeBased);
+        let grants = vec![search.clone(), chrome.clone()];
+        let both = rules(&["search", "chrome"]);
+        let check = |requested: &[&str], grants: &[Grant], jobs: &[Job], rules: &InitiateRules, now| {
+            check_initiate(&names(requested), None, None, grants, jobs, rules, now)
+        };
+        // Granted and fresh: one-time wins the access type when mixed.
+        assert_eq!(check(&["search", "chrome"], &grants, &[], &both, t(10)), Ok(AccessType::OneTime));
+        assert_eq!(check(&["chrome"], &grants, &[], &both, t(10)), Ok(AccessType::TimeBased));
+        // E5 first: a group the token does not carry, even though a job is running.
+        let running = [job("j1", &["search"], State::InProgress, 5)];
+        assert_eq!(
+            check(&["search"], &grants, &running, &rules(&["chrome"]), t(10)),
+            Err(ApiError::ResourcesNotAuthorized { resources: names(&["search"]) })
+        );
+        let expired = Grant { expires_at: Some(t(5)), ..chrome.clone() };
+        assert!(matches!(
+            check(&["chrome"], &[expired], &[], &both, t(10)),
+            Err(ApiError::ResourcesNotAuthorized { .. })
+        ));
+        // E8 before E6: the same request in progress names the running job.
+        let exhausted = Grant { exhausted_at: Some(t(5)), ..search.clone() };
+        assert!(matches!(
+            check(&["search"], std::slice::from_ref(&exhausted), &running, &both, t(10)),
+            Err(ApiError::AlreadyExists { ref job_id, .. }) if job_id == "j1"
+        ));
+        // E6: exhausted, with the job that exhausted it.
+        let done = [job("j1", &["search"], State::Complete, 5)];
+        assert_eq!(
+            check(&["search"], &[exhausted], &done, &both, t(10)),
+            Err(ApiError::ResourceExhaustedOneTime { resources: names(&["search"]), previous_job_ids: names(&["j1"]) })
+        );
+        // E7: a time-based group initiated within the cooldown, until it passes.
+        let cooling = Grant { last_initiate_at: Some(t(100)), ..chrome };
+        let recent = [job("j2", &["chrome"], State::Complete, 100)];
+        assert!(matches!(
+            check(&["chrome"], std::slice::from_ref(&cooling), &recent, &both, t(200)),
+            Err(ApiError::ResourceExhaustedTimeBased { ref previous_job_ids, retry_at, .. })
+                if previous_job_ids == &names(&["j2"]) && retry_at == t(86_500)
+        ));
+        assert_eq!(check(&["chrome"], &[cooling], &recent, &both, t(86_500)), Ok(AccessType::TimeBased));
+    }
+
+    #[test]
+    fn access_check_lists_live_grants_by_type() {
+        let grants = vec![
+            Grant { exhausted_at: Some(t(1)), ..grant("search", GrantAccess::OneTime) },
+            grant("chrome", GrantAccess::TimeBased),
+            Grant { expires_at: Some(t(5)), ..grant("maps", GrantAccess::TimeBased) },
+        ];
+        let (one_time, time_based) = check_access(&names(&["search", "chrome", "maps", "play"]), &grants, t(10));
+        assert_eq!(one_time, names(&["search"]), "exhausted one-time groups are still granted");
+        assert_eq!(time_based, names(&["chrome"]), "expired and ungranted groups are not");
+    }
+}

@@ -6,6 +6,8 @@
 //! decision must hold under concurrency (initiate's grant rules), the core passes the decision in
 //! and the store runs it inside its transaction, on the rows it holds.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

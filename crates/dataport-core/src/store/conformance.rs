@@ -1,0 +1,522 @@
+//! The store conformance suite: every guarantee the [`Store`] traits document, checked against any
+//! backend (garage's `test_suite(db)` idea). A backend's test calls [`run`] with a function that
+//! opens a fresh, empty store; each check gets its own.
+//!
+//! The concurrency guarantees are checked by racing real calls (two initiates of one pair, two
+//! redemptions of one code, two rotations of one refresh token, a worker that lost its lease),
+//! so a backend that serialises less than SQLite's single writer fails here, not in production.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use dataport_types::{AccessType, State, Timestamp};
+
+use super::{Redemption, Rotation, Store};
+use crate::model::{
+    AuditEntry, AuthCode, Client, Grant, GrantAccess, Job, NewJob, Part, PendingAuthorization, Session, TokenKind,
+    TokenRecord, User,
+};
+
+/// Runs every check; panics (with the check's name) on the first broken guarantee.
+pub async fn run<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    users_are_unique_by_username_and_subject(open().await).await;
+    clients_are_unique_and_disabling_revokes_their_tokens(open().await).await;
+    grants_keep_exhaustion_and_cooldown_when_extended(open().await).await;
+    initiate_runs_the_decision_on_the_pairs_rows(open().await).await;
+    concurrent_initiates_of_one_pair_create_one_job(open().await).await;
+    a_job_gets_one_retry_at_most(open().await).await;
+    cancel_and_reset_end_what_is_in_progress(open().await).await;
+    claims_lease_the_oldest_runnable_job_once(open().await).await;
+    writes_after_a_lost_lease_change_nothing(open().await).await;
+    a_replayed_code_revokes_what_it_issued(open().await).await;
+    concurrent_redemptions_leave_no_live_token(open().await).await;
+    refresh_reuse_revokes_the_family(open().await).await;
+    concurrent_rotations_leave_no_live_token(open().await).await;
+    sessions_pending_requests_and_pruning(open().await).await;
+    the_audit_log_appends_and_reads_the_newest(open().await).await;
+    let now = Timestamp::now();
+    tracing::debug!(at = %now, "store conformance suite passed");
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_micros(1_700_000_000_000_000 + seconds * 1_000_000)
+}
+
+async fn user(store: &dyn Store, name: &str) -> User {
+    store.create_user(name, &format!("subject-{name}"), None, at(0)).await.expect("store").expect("new user")
+}
+
+async fn client(store: &dyn Store, id: &str) -> Client {
+    let client = Client {
+        id: id.to_owned(),
+        name: format!("App {id}"),
+        redirect_uris: vec!["https://app.example/cb".to_owned()],
+        public: false,
+        disabled: false,
+        secret_hash: Some("ab".repeat(32)),
+    };
+    assert!(store.create_client(&client, at(0)).await.expect("store"));
+    client
+}
+
+fn token(hash: &str, kind: TokenKind, user: &User, client: &Client, family: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        hash: hash.to_owned(),
+        kind,
+        user_id: user.id.clone(),
+        client_id: client.id.clone(),
+        scopes: vec!["myactivity.search".to_owned()],
+        created_at: at(0),
+        expires_at: at(1_000_000_000),
+        revoked_at: None,
+        family: family.map(str::to_owned),
+        code_hash: None,
+        access: Some("30d".to_owned()),
+        rotated_at: None,
+    }
+}
+
+fn new_job(id: &str, user: &User, client: &Client, created: i64) -> NewJob {
+    NewJob {
+        id: id.to_owned(),
+        user_id: user.id.clone(),
+        client_id: client.id.clone(),
+        resources: vec!["myactivity.search".to_owned()],
+        start_time: None,
+        end_time: None,
+        export_time: at(created),
+        created_at: at(created),
+    }
+}
+
+/// Creates a job through `initiate` with a decision that admits it.
+async fn initiated(store: &dyn Store, job: &NewJob) -> Job {
+    store
+        .initiate(job, at(-86_400), &mut |_: &[Grant], _: &[Job]| Some(AccessType::TimeBased))
+        .await
+        .expect("store")
+        .expect("created")
+}
+
+/// Whether a token still works: not revoked, not expired, and (refresh) not rotated out.
+async fn live(store: &dyn Store, hash: &str) -> bool {
+    store
+        .token(hash)
+        .await
+        .expect("store")
+        .is_some_and(|t| t.revoked_at.is_none() && t.rotated_at.is_none() && t.expires_at > Timestamp::now())
+}
+
+async fn users_are_unique_by_username_and_subject(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let alice = store.create_user("alice", "s-1", Some("$argon2id$x"), at(0)).await.expect("store").expect("new");
+    assert!(store.create_user("alice", "s-2", None, at(1)).await.expect("store").is_none(), "username taken");
+    assert!(store.create_user("bob", "s-1", None, at(1)).await.expect("store").is_none(), "subject taken");
+    assert_eq!(store.user(&alice.id).await.expect("store"), Some(alice.clone()));
+    assert_eq!(store.user_by_subject("s-1").await.expect("store"), Some(alice.clone()));
+    assert_eq!(store.user_by_subject("alice").await.expect("store"), None, "a username is not a subject");
+    let credentials = store.credentials("alice").await.expect("store").expect("alice");
+    assert_eq!(credentials.password_hash.as_deref(), Some("$argon2id$x"));
+    let carol = store.ensure_user("carol", at(2)).await.expect("store");
+    assert_eq!(store.ensure_user("carol", at(3)).await.expect("store"), carol, "ensure is idempotent");
+    assert_eq!(carol.subject, "carol");
+    let names: Vec<String> = store.users().await.expect("store").into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["alice", "carol"]);
+    assert!(store.set_password("alice", "$argon2id$y").await.expect("store"));
+    assert!(!store.set_password("nobody", "$argon2id$y").await.expect("store"));
+
+    let app = client(store, "app").await;
+    store.insert_token(&token("t-alice", TokenKind::Access, &alice, &app, None)).await.expect("store");
+    assert!(store.set_user_disabled("alice", true, at(5)).await.expect("store"));
+    assert!(store.user(&alice.id).await.expect("store").expect("alice").disabled);
+    assert!(!live(store, "t-alice").await, "disabling a user revokes their tokens");
+    assert!(!store.set_user_disabled("nobody", true, at(5)).await.expect("store"));
+}
+
+async fn clients_are_unique_and_disabling_revokes_their_tokens(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let app = client(store, "app").await;
+    assert!(!store.create_client(&app, at(1)).await.expect("store"), "id taken");
+    assert_eq!(store.client("app").await.expect("store"), Some(app.clone()));
+    assert_eq!(store.ensure_client(&Client { name: "other".into(), ..app.clone() }, at(2)).await.expect("store"), app);
+    assert_eq!(store.clients().await.expect("store"), vec![app.clone()]);
+    let u = user(store, "u").await;
+    store.insert_token(&token("t-app", TokenKind::Access, &u, &app, None)).await.expect("store");
+    assert!(store.set_client_disabled("app", true, at(3)).await.expect("store"));
+    assert!(store.client("app").await.expect("store").expect("app").disabled);
+    assert!(!live(store, "t-app").await, "disabling a client revokes its tokens");
+    assert!(!store.set_client_disabled("nope", true, at(3)).await.expect("store"));
+}
+
+async fn grants_keep_exhaustion_and_cooldown_when_extended(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    let groups = vec!["myactivity.search".to_owned()];
+    store.upsert_grants(&u.id, &app.id, &groups, GrantAccess::OneTime, None, at(10)).await.expect("store");
+    let job = new_job("j1", &u, &app, 20);
+    store
+        .initiate(&job, at(0), &mut |_: &[Grant], _: &[Job]| Some(AccessType::OneTime))
+        .await
+        .expect("store")
+        .expect("created");
+    let grants = store.grants(&u.id, &app.id).await.expect("store");
+    assert_eq!(grants.len(), 1);
+    assert_eq!((grants[0].exhausted_at, grants[0].last_initiate_at), (Some(at(20)), Some(at(20))));
+    store.upsert_grants(&u.id, &app.id, &groups, GrantAccess::TimeBased, Some(at(999)), at(30)).await.expect("store");
+    let grants = store.grants(&u.id, &app.id).await.expect("store");
+    assert_eq!(grants[0].access, GrantAccess::TimeBased);
+    assert_eq!(grants[0].expires_at, Some(at(999)));
+    assert_eq!(grants[0].granted_at, at(10), "the first grant's time stays");
+    assert_eq!((grants[0].exhausted_at, grants[0].last_initiate_at), (Some(at(20)), Some(at(20))), "kept");
+}
+
+async fn initiate_runs_the_decision_on_the_pairs_rows(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, other, app) = (user(store, "u").await, user(store, "other").await, client(store, "app").await);
+    let groups = vec!["myactivity.search".to_owned()];
+    store.upsert_grants(&u.id, &app.id, &groups, GrantAccess::TimeBased, Some(at(999)), at(0)).await.expect("store");
+    initiated(store, &new_job("theirs", &other, &app, 1)).await;
+    initiated(store, &new_job("old", &u, &app, 2)).await;
+    let mut seen = Vec::new();
+    let refused = store
+        .initiate(&new_job("refused", &u, &app, 3), at(0), &mut |grants: &[Grant], jobs: &[Job]| {
+            seen = jobs.iter().map(|j| j.id.clone()).collect();
+            assert_eq!(grants.len(), 1);
+            None
+        })
+        .await
+        .expect("store");
+    assert_eq!(refused, None);
+    assert_eq!(seen, ["old"], "only the pair's jobs are seen");
+    assert_eq!(store.job("refused").await.expect("store"), None, "a refusal writes nothing");
+    assert_eq!(store.grants(&u.id, &app.id).await.expect("store")[0].last_initiate_at, Some(at(2)));
+    let created = initiated(store, &new_job("new", &u, &app, 4)).await;
+    assert_eq!((created.state, created.access_type, created.attempt), (State::InProgress, AccessType::TimeBased, 0));
+    assert_eq!(store.job("new").await.expect("store"), Some(created));
+}
+
+async fn concurrent_initiates_of_one_pair_create_one_job(store: Arc<dyn Store>) {
+    let (u, app) = (user(store.as_ref(), "u").await, client(store.as_ref(), "app").await);
+    let attempts = (0..8).map(|i| {
+        let (store, job) = (store.clone(), new_job(&format!("race-{i}"), &u, &app, 10));
+        tokio::spawn(async move {
+            // The rule under test: one job in progress per pair.
+            let mut decide = |_: &[Grant], jobs: &[Job]| {
+                (!jobs.iter().any(|j| j.state == State::InProgress)).then_some(AccessType::OneTime)
+            };
+            store.initiate(&job, at(0), &mut decide).await.expect("store")
+        })
+    });
+    let mut created = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        created += usize::from(attempt.await.expect("join").is_some());
+    }
+    assert_eq!(created, 1, "exactly one of 8 concurrent initiates creates a job");
+}
+
+async fn a_job_gets_one_retry_at_most(store: Arc<dyn Store>) {
+    let (u, app) = (user(store.as_ref(), "u").await, client(store.as_ref(), "app").await);
+    let failed = initiated(store.as_ref(), &new_job("failed", &u, &app, 1)).await;
+    let lease = store.claim("w", at(100), at(2)).await.expect("store").expect("claimed");
+    assert!(store.fail(&lease, "broken", at(3)).await.expect("store"));
+    let failed = store.job(&failed.id).await.expect("store").expect("job");
+    let tries = (0..4).map(|i| {
+        let (store, failed) = (store.clone(), failed.clone());
+        let retry = new_job(&format!("retry-{i}"), &u, &app, 4);
+        tokio::spawn(async move { store.insert_retry(&retry, &failed).await.expect("store") })
+    });
+    let mut ids = Vec::new();
+    for t in tries.collect::<Vec<_>>() {
+        let retry = t.await.expect("join");
+        assert_eq!((retry.retry_of.as_deref(), retry.retry_index), (Some("failed"), 1));
+        assert_eq!(retry.access_type, failed.access_type);
+        ids.push(retry.id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every call returns the one retry: {ids:?}");
+}
+
+async fn cancel_and_reset_end_what_is_in_progress(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    initiated(store, &new_job("a", &u, &app, 1)).await;
+    let cancelled = store.cancel("a", at(2)).await.expect("store").expect("job");
+    assert_eq!((cancelled.state, cancelled.finished_at), (State::Cancelled, Some(at(2))));
+    let again = store.cancel("a", at(3)).await.expect("store").expect("job");
+    assert_eq!(again.finished_at, Some(at(2)), "a finished job is left as it is");
+    assert_eq!(store.cancel("nope", at(3)).await.expect("store"), None);
+
+    let groups = vec!["myactivity.search".to_owned()];
+    store.upsert_grants(&u.id, &app.id, &groups, GrantAccess::OneTime, None, at(4)).await.expect("store");
+    initiated(store, &new_job("b", &u, &app, 5)).await;
+    store.insert_token(&token("t", TokenKind::Access, &u, &app, None)).await.expect("store");
+    store.reset(&u.id, &app.id, at(6)).await.expect("store");
+    assert!(!live(store, "t").await, "reset revokes the pair's tokens");
+    assert!(store.grants(&u.id, &app.id).await.expect("store").is_empty(), "and deletes its grants");
+    let b = store.job("b").await.expect("store").expect("job");
+    assert_eq!(b.state, State::Cancelled, "and cancels what is in progress");
+    assert!(b.archive_revoked_at.is_some(), "and revokes the archives");
+}
+
+async fn claims_lease_the_oldest_runnable_job_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    initiated(store, &new_job("second", &u, &app, 2)).await;
+    initiated(store, &new_job("first", &u, &app, 1)).await;
+    let lease = store.claim("w1", at(100), at(10)).await.expect("store").expect("claim");
+    assert_eq!((lease.job.id.as_str(), lease.attempt, lease.owner.as_str()), ("first", 1, "w1"));
+    let next = store.claim("w2", at(100), at(10)).await.expect("store").expect("claim");
+    assert_eq!(next.job.id, "second", "a leased job is not claimed again");
+    assert_eq!(store.claim("w3", at(100), at(10)).await.expect("store"), None);
+    assert!(store.heartbeat(&lease, at(200)).await.expect("store"));
+    assert_eq!(store.claim("w3", at(300), at(150)).await.expect("store").map(|l| l.job.id), Some("second".into()));
+    let parts = vec![Part { index: 0, blob_key: "jobs/first/1/0".into(), size: 10, sha256: "cd".repeat(32) }];
+    assert!(store.complete(&lease, &parts, at(160)).await.expect("store"));
+    let done = store.job("first").await.expect("store").expect("job");
+    assert_eq!((done.state, done.parts.clone()), (State::Complete, parts));
+    let (t, j) = store.token_with_job("none", "first").await.expect("store");
+    assert_eq!((t, j), (None, None), "no token, nothing");
+    store.insert_token(&token("tk", TokenKind::Access, &u, &app, None)).await.expect("store");
+    let (t, j) = store.token_with_job("tk", "first").await.expect("store");
+    assert_eq!((t.map(|t| t.hash), j), (Some("tk".into()), Some(done)));
+    assert_eq!(store.jobs_to_sweep(at(161), at(0), 10).await.expect("store"), ["first"]);
+    assert!(store.jobs_to_sweep(at(159), at(0), 10).await.expect("store").is_empty(), "within retention");
+    store.blobs_deleted("first", at(170)).await.expect("store");
+    assert!(store.jobs_to_sweep(at(999), at(999), 10).await.expect("store").is_empty());
+    assert!(store.job("first").await.expect("store").expect("job").archive_revoked_at.is_some());
+}
+
+async fn writes_after_a_lost_lease_change_nothing(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    initiated(store, &new_job("j", &u, &app, 1)).await;
+    let lost = store.claim("w1", at(20), at(10)).await.expect("store").expect("claim");
+    // w1 stops heartbeating; after its lease w2 takes over.
+    let current = store.claim("w2", at(100), at(30)).await.expect("store").expect("taken over");
+    assert_eq!(current.attempt, 2);
+    let parts = vec![Part { index: 0, blob_key: "jobs/j/1/0".into(), size: 1, sha256: "00".repeat(32) }];
+    assert!(!store.heartbeat(&lost, at(200)).await.expect("store"));
+    assert!(!store.complete(&lost, &parts, at(40)).await.expect("store"));
+    assert!(!store.fail(&lost, "late", at(40)).await.expect("store"));
+    assert!(!store.release(&lost, "late", at(40)).await.expect("store"));
+    let job = store.job("j").await.expect("store").expect("job");
+    assert_eq!((job.state, job.parts.len(), job.attempt), (State::InProgress, 0, 2), "nothing of w1's landed");
+    assert!(store.release(&current, "transient", at(50)).await.expect("store"));
+    assert_eq!(store.claim("w3", at(100), at(45)).await.expect("store"), None, "released until not_before");
+    let again = store.claim("w3", at(100), at(50)).await.expect("store").expect("claim");
+    assert_eq!(again.attempt, 3);
+    assert_eq!(store.cancel("j", at(60)).await.expect("store").expect("job").state, State::Cancelled);
+    assert!(!store.heartbeat(&again, at(200)).await.expect("store"), "a cancelled job's lease is lost");
+}
+
+fn code(hash: &str, user: &User, client: &Client) -> AuthCode {
+    AuthCode {
+        hash: hash.to_owned(),
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: None,
+        scopes: vec!["myactivity.search".into()],
+        access: "30d".into(),
+        created_at: Timestamp::now(),
+        expires_at: Timestamp::now().plus_seconds(60),
+    }
+}
+
+fn issued_by(code: &AuthCode, user: &User, client: &Client, n: &str) -> Vec<TokenRecord> {
+    let family = format!("family-{n}");
+    [("access", TokenKind::Access), ("refresh", TokenKind::Refresh)]
+        .into_iter()
+        .map(|(kind, k)| TokenRecord {
+            code_hash: Some(code.hash.clone()),
+            created_at: Timestamp::now(),
+            expires_at: Timestamp::now().plus_seconds(3600),
+            ..token(&format!("{kind}-{n}"), k, user, client, Some(&family))
+        })
+        .collect()
+}
+
+async fn a_replayed_code_revokes_what_it_issued(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    let c = code("code-1", &u, &app);
+    store.insert_code(&c).await.expect("store");
+    assert_eq!(store.code("code-1").await.expect("store"), Some(c.clone()));
+    let issued = issued_by(&c, &u, &app, "1");
+    assert_eq!(store.redeem_code("code-1", Timestamp::now(), &issued).await.expect("store"), Redemption::Fresh);
+    assert!(live(store, "access-1").await && live(store, "refresh-1").await, "stored with the redemption");
+    let late = issued_by(&c, &u, &app, "2");
+    assert_eq!(store.redeem_code("code-1", Timestamp::now(), &late).await.expect("store"), Redemption::Replayed);
+    assert!(!live(store, "access-1").await && !live(store, "refresh-1").await, "the replay revokes them");
+    assert_eq!(store.token("access-2").await.expect("store"), None, "a replay issues nothing");
+    assert_eq!(store.redeem_code("nope", Timestamp::now(), &[]).await.expect("store"), Redemption::Unknown);
+}
+
+async fn concurrent_redemptions_leave_no_live_token(store: Arc<dyn Store>) {
+    let (u, app) = (user(store.as_ref(), "u").await, client(store.as_ref(), "app").await);
+    for round in 0..5 {
+        let c = code(&format!("code-{round}"), &u, &app);
+        store.insert_code(&c).await.expect("store");
+        let racers = ["a", "b"].map(|who| {
+            let (store, issued) = (store.clone(), issued_by(&c, &u, &app, &format!("{round}{who}")));
+            let hash = c.hash.clone();
+            tokio::spawn(async move { store.redeem_code(&hash, Timestamp::now(), &issued).await.expect("store") })
+        });
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.expect("join"));
+        }
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(outcomes, [Redemption::Fresh, Redemption::Replayed]);
+        for who in ["a", "b"] {
+            for kind in ["access", "refresh"] {
+                assert!(!live(store.as_ref(), &format!("{kind}-{round}{who}")).await, "round {round}: {kind} of {who}");
+            }
+        }
+    }
+}
+
+async fn refresh_reuse_revokes_the_family(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    let refresh = token("r1", TokenKind::Refresh, &u, &app, Some("f"));
+    store.insert_token(&refresh).await.expect("store");
+    store.insert_token(&token("a1", TokenKind::Access, &u, &app, Some("f"))).await.expect("store");
+    let successors =
+        vec![token("a2", TokenKind::Access, &u, &app, Some("f")), token("r2", TokenKind::Refresh, &u, &app, Some("f"))];
+    assert_eq!(store.rotate_refresh("r1", at(10), &successors).await.expect("store"), Rotation::Fresh);
+    assert!(live(store, "r2").await && live(store, "a2").await);
+    assert!(!live(store, "r1").await, "rotated out");
+    assert_eq!(store.rotate_refresh("r1", at(11), &[]).await.expect("store"), Rotation::Reused);
+    for hash in ["a1", "a2", "r2"] {
+        assert!(!live(store, hash).await, "{hash}: reuse revokes the whole family");
+    }
+    assert_eq!(store.rotate_refresh("r2", at(12), &[]).await.expect("store"), Rotation::Invalid);
+    assert_eq!(store.rotate_refresh("a1", at(12), &[]).await.expect("store"), Rotation::Invalid, "not a refresh token");
+    assert_eq!(store.rotate_refresh("nope", at(12), &[]).await.expect("store"), Rotation::Invalid);
+
+    store.insert_token(&token("r3", TokenKind::Refresh, &u, &app, Some("g"))).await.expect("store");
+    store.insert_token(&token("a3", TokenKind::Access, &u, &app, Some("g"))).await.expect("store");
+    let revoked = store.revoke_token("r3", at(13)).await.expect("store").expect("existed");
+    assert_eq!(revoked.hash, "r3");
+    assert!(!live(store, "a3").await, "revoking a refresh token takes its family");
+    assert_eq!(store.revoke_token("nope", at(13)).await.expect("store"), None);
+    store.insert_token(&token("r4", TokenKind::Refresh, &u, &app, Some("h"))).await.expect("store");
+    store.revoke_family("h", at(14)).await.expect("store");
+    assert!(!live(store, "r4").await);
+}
+
+async fn concurrent_rotations_leave_no_live_token(store: Arc<dyn Store>) {
+    let (u, app) = (user(store.as_ref(), "u").await, client(store.as_ref(), "app").await);
+    for round in 0..5 {
+        let family = format!("fam-{round}");
+        let first = format!("first-{round}");
+        store.insert_token(&token(&first, TokenKind::Refresh, &u, &app, Some(&family))).await.expect("store");
+        let racers = ["a", "b"].map(|who| {
+            let successors = vec![
+                token(&format!("acc-{round}{who}"), TokenKind::Access, &u, &app, Some(&family)),
+                token(&format!("ref-{round}{who}"), TokenKind::Refresh, &u, &app, Some(&family)),
+            ];
+            let (store, first) = (store.clone(), first.clone());
+            tokio::spawn(async move { store.rotate_refresh(&first, at(10), &successors).await.expect("store") })
+        });
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.expect("join"));
+        }
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(outcomes, [Rotation::Fresh, Rotation::Reused]);
+        for who in ["a", "b"] {
+            for kind in ["acc", "ref"] {
+                assert!(!live(store.as_ref(), &format!("{kind}-{round}{who}")).await, "round {round}: {kind} of {who}");
+            }
+        }
+    }
+}
+
+async fn sessions_pending_requests_and_pruning(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    let now = Timestamp::now();
+    let session = Session { hash: "s1".into(), user_id: Some(u.id.clone()), expires_at: now.plus_seconds(60) };
+    store.insert_session(&session, now).await.expect("store");
+    let old = Session { hash: "s0".into(), user_id: None, expires_at: now.plus_seconds(-1) };
+    store.insert_session(&old, now.plus_seconds(-100)).await.expect("store");
+    assert_eq!(store.session("s1", now).await.expect("store"), Some(session));
+    assert_eq!(store.session("s0", now).await.expect("store"), None, "expired");
+    let pending = PendingAuthorization {
+        id: "p1".into(),
+        session_hash: "s0".into(),
+        client_id: app.id.clone(),
+        redirect_uri: "https://app.example/cb".into(),
+        state: Some("st".into()),
+        scopes: vec!["myactivity.search".into(), "chrome.history".into()],
+        code_challenge: Some("c".repeat(43)),
+        include_granted_scopes: true,
+        expires_at: now.plus_seconds(600),
+    };
+    store.insert_pending(&pending, now).await.expect("store");
+    store.rebind_pending("p1", "s1").await.expect("store");
+    let found = store.pending("p1", now).await.expect("store").expect("pending");
+    assert_eq!(found, PendingAuthorization { session_hash: "s1".into(), ..pending.clone() });
+    assert!(store.take_pending("p1").await.expect("store"));
+    assert!(!store.take_pending("p1").await.expect("store"), "taken once");
+    store
+        .insert_pending(&PendingAuthorization { id: "p2".into(), expires_at: now.plus_seconds(-1), ..pending }, now)
+        .await
+        .expect("store");
+    let expired_code = AuthCode { expires_at: now.plus_seconds(-2 * 86_400), ..code("gone", &u, &app) };
+    let recent_code = AuthCode { expires_at: now.plus_seconds(-60), ..code("kept", &u, &app) };
+    store.insert_code(&expired_code).await.expect("store");
+    store.insert_code(&recent_code).await.expect("store");
+    assert_eq!(store.prune_expired(now).await.expect("store"), 3, "a session, a request and an old code");
+    assert_eq!(store.code("gone").await.expect("store"), None);
+    assert!(store.code("kept").await.expect("store").is_some(), "kept a day for replay detection");
+    assert!(store.session("s1", now).await.expect("store").is_some(), "live sessions stay");
+}
+
+async fn the_audit_log_appends_and_reads_the_newest(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    for i in 0..5 {
+        let entry = AuditEntry {
+            at: at(i),
+            event: format!("event.{i}"),
+            user_id: Some("u".into()),
+            client_id: None,
+            resources: vec!["myactivity.search".into()],
+            job_id: (i % 2 == 0).then(|| format!("job-{i}")),
+            detail: if i == 4 {
+                serde_json::json!({ "bytes": 42, "address": "198.51.100.1" })
+            } else {
+                serde_json::Value::Null
+            },
+        };
+        store.audit(&entry).await.expect("store");
+    }
+    let newest = store.audit_log(3).await.expect("store");
+    let events: Vec<&str> = newest.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events, ["event.2", "event.3", "event.4"], "the newest, oldest first");
+    assert_eq!(newest[2].detail["bytes"], 42);
+    assert_eq!(newest[0].job_id.as_deref(), Some("job-2"));
+    assert_eq!(newest[1].detail, serde_json::Value::Null);
+}
+
+#[cfg(test)]
+mod sqlite {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite_conforms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let n = AtomicUsize::new(0);
+        super::run(|| {
+            let path = dir.path().join(format!("store-{}.sqlite", n.fetch_add(1, Ordering::SeqCst)));
+            async move { crate::store::open(&format!("sqlite://{}", path.display())).await.expect("open") }
+        })
+        .await;
+    }
+}
