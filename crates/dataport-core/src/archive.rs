@@ -25,7 +25,7 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use dataport_types::Timestamp;
 
-use crate::blob::{BlobError, LocalBlobStore, StagedBlob};
+use crate::blob::{BlobError, BlobStore, StagedBlob};
 use crate::catalogue::ResourceGroup;
 use crate::model::Part;
 use crate::sources::{FileLayout, FileSink, SinkError};
@@ -75,7 +75,7 @@ pub struct Manifest {
 
 /// A writer that counts and hashes what passes through it.
 struct Tee {
-    blob: StagedBlob,
+    blob: Box<dyn StagedBlob>,
     hasher: Sha256,
     written: Arc<AtomicU64>,
 }
@@ -125,14 +125,14 @@ struct Compressor {
 }
 
 impl Compressor {
-    fn start(blobs: LocalBlobStore) -> Self {
+    fn start(blobs: Arc<dyn BlobStore>) -> Self {
         let (steps, queue) = mpsc::sync_channel(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
         let consumed = Arc::new(AtomicU64::new(0));
         let counters = (written.clone(), consumed.clone());
         let thread = std::thread::Builder::new()
             .name("archive-deflate".into())
-            .spawn(move || compress(&blobs, queue, &counters.0, &counters.1))
+            .spawn(move || compress(blobs.as_ref(), queue, &counters.0, &counters.1))
             .ok();
         Self { steps: Some(steps), thread, written, consumed, sent: 0, pending: Vec::with_capacity(BATCH) }
     }
@@ -215,7 +215,7 @@ impl Drop for Compressor {
 /// The compression thread: executes the steps until the writer hangs up. A part left open then
 /// is dropped, which discards its staged blob.
 fn compress(
-    blobs: &LocalBlobStore,
+    blobs: &dyn BlobStore,
     steps: mpsc::Receiver<Step>,
     written: &Arc<AtomicU64>,
     consumed: &AtomicU64,
@@ -319,7 +319,12 @@ impl From<BlobError> for SinkError {
 
 impl ArchiveWriter {
     /// A writer whose parts are the blobs `<key_prefix>/part-NNN.zip`, entries dated `export_time`.
-    pub fn new(blobs: &LocalBlobStore, key_prefix: &str, settings: ArchiveSettings, export_time: Timestamp) -> Self {
+    pub fn new(
+        blobs: &Arc<dyn BlobStore>,
+        key_prefix: &str,
+        settings: ArchiveSettings,
+        export_time: Timestamp,
+    ) -> Self {
         Self {
             compressor: Compressor::start(blobs.clone()),
             key_prefix: key_prefix.to_owned(),
@@ -557,7 +562,7 @@ mod tests {
     /// manifest with an independent reader of the parts.
     fn roundtrip(part_size: u64, level: u8, files: &[(&str, &str, usize)]) -> (Vec<Part>, serde_json::Value) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let blobs = LocalBlobStore::open(dir.path()).expect("blobs");
+        let blobs: Arc<dyn BlobStore> = Arc::new(crate::blob::LocalBlobStore::open(dir.path()).expect("blobs"));
         let catalogue = Catalogue::built_in();
         let settings = ArchiveSettings { part_size, compression_level: level };
         let mut writer =
@@ -648,7 +653,7 @@ mod tests {
     #[test]
     fn dropping_a_writer_leaves_nothing_behind() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let blobs = LocalBlobStore::open(dir.path()).expect("blobs");
+        let blobs: Arc<dyn BlobStore> = Arc::new(crate::blob::LocalBlobStore::open(dir.path()).expect("blobs"));
         let group = Catalogue::built_in().get("chrome.history").expect("group").clone();
         let mut writer = ArchiveWriter::new(&blobs, "jobs/j/1", ArchiveSettings::default(), Timestamp::now());
         writer.begin_group(&group).expect("group");

@@ -3,16 +3,16 @@
 //! Every refusal is the same [`DownloadDenied`], whatever the cause, so that a URL reveals nothing
 //! about whether its job exists.
 
-use std::fs::File;
-
 use dataport_types::Timestamp;
 
 use crate::Dataport;
+use crate::blob::ByteStream;
 use crate::signing::Signature;
 
-/// A part ready to be streamed.
+/// A part a signed URL may download.
 pub struct Download {
-    pub file: File,
+    /// Its key in the blob store.
+    blob_key: String,
     pub size: u64,
     /// Hex SHA-256 of the part, the ETag.
     pub sha256: String,
@@ -63,18 +63,29 @@ impl Dataport {
             return Err(DownloadDenied);
         }
         let found = job.parts.iter().find(|p| p.index == part).ok_or(DownloadDenied)?;
-        let file = self.blobs.open_blob(&found.blob_key).map_err(|e| {
-            tracing::error!(job = %job.id, part, error = %e, "download: blob of a complete job is missing");
-            DownloadDenied
-        })?;
         Ok(Download {
-            file,
+            blob_key: found.blob_key.clone(),
             size: found.size,
             sha256: found.sha256.clone(),
             filename: format!("dataport-{}-{part}.zip", job.id),
             job_id: job.id,
             user_id: job.user_id,
             client_id: job.client_id,
+        })
+    }
+
+    /// Streams `len` bytes of the part from `offset` in chunks of at most `chunk` bytes, each
+    /// read when the stream asks for it.
+    pub async fn read_part(
+        &self,
+        download: &Download,
+        offset: u64,
+        len: u64,
+        chunk: usize,
+    ) -> Result<ByteStream, DownloadDenied> {
+        self.blobs.read(&download.blob_key, offset, len, chunk).await.map_err(|e| {
+            tracing::error!(job = %download.job_id, key = %download.blob_key, error = %e, "download: blob of a complete job is missing");
+            DownloadDenied
         })
     }
 }

@@ -105,7 +105,7 @@ impl Dataport {
         if !kept {
             // Nothing of this attempt will ever be served: remove it now (the sweep would later).
             let prefix = format!("jobs/{}/{}", job.id, lease.attempt);
-            if let Err(e) = self.blobs.delete_prefix(&prefix) {
+            if let Err(e) = self.blobs.delete_prefix(&prefix).await {
                 tracing::warn!(error = %e, "could not delete the attempt's partial output");
             }
         }
@@ -135,7 +135,7 @@ impl Dataport {
             Ok(None) => return Outcome::Failed("the job's user no longer exists".into()),
             Err(e) => return Outcome::Transient(e.to_string()),
         };
-        if let Err(e) = self.blobs.delete_siblings(&format!("jobs/{}", job.id), &lease.attempt.to_string()) {
+        if let Err(e) = self.delete_earlier_attempts(&job.id, lease.attempt).await {
             tracing::warn!(error = %e, "could not delete earlier attempts' output");
         }
         let this = self.clone();
@@ -175,6 +175,15 @@ impl Dataport {
                 }
             }
         }
+    }
+
+    /// Deletes what attempts before `attempt` of the job left in the blob store
+    /// (`jobs/<id>/<n>/…`, committed or staged: a killed worker leaves staged ones behind).
+    async fn delete_earlier_attempts(&self, job_id: &str, attempt: u32) -> Result<(), crate::blob::BlobError> {
+        for earlier in 1..attempt {
+            self.blobs.delete_prefix(&format!("jobs/{job_id}/{earlier}")).await?;
+        }
+        Ok(())
     }
 
     /// Writes the job's archive; runs on a blocking thread.
@@ -241,7 +250,7 @@ impl Dataport {
                 return Ok(deleted);
             }
             for id in ids {
-                match self.blobs.delete_prefix(&format!("jobs/{id}")) {
+                match self.blobs.delete_prefix(&format!("jobs/{id}")).await {
                     Ok(()) => {
                         self.store.blobs_deleted(&id, now).await?;
                         deleted += 1;

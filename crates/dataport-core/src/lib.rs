@@ -35,7 +35,7 @@ use tokio::sync::Notify;
 pub use config::Config;
 pub use error::ApiError;
 
-use blob::LocalBlobStore;
+use blob::{BlobStore, LocalBlobStore};
 use catalogue::Catalogue;
 use emulator::Emulator;
 use signing::UrlSigner;
@@ -60,7 +60,7 @@ pub struct Dataport {
     config: Config,
     store: Arc<dyn Store>,
     catalogue: Catalogue,
-    blobs: LocalBlobStore,
+    blobs: Arc<dyn BlobStore>,
     signer: UrlSigner,
     emulator: Emulator,
     /// Wakes idle workers when a job is created.
@@ -84,7 +84,7 @@ impl Dataport {
         };
         let url = config.database_url();
         let store = store::open(&url).await.map_err(|source| StartError::Store { url, source })?;
-        let blobs = LocalBlobStore::open(&config.blob_dir())?;
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir())?);
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
         } else {

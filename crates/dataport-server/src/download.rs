@@ -7,17 +7,20 @@
 //! when the response ends and records the bytes actually handed to the connection.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::Stream;
 
 use dataport_core::Dataport;
+use dataport_core::blob::ByteStream;
 use dataport_core::model::AuditEntry;
 use dataport_core::signing::Signature;
 use dataport_types::{Code, Status};
@@ -112,52 +115,38 @@ impl Drop for DownloadSlot {
     }
 }
 
-/// The body of a download: reads [`CHUNK`]s of the part with `pread` on the blocking pool, one
-/// at a time as the connection asks for them. When it is dropped — the range sent, or the
-/// connection gone — it gives back its slot and writes the audit entry with the bytes sent.
-struct PartReader {
-    file: Arc<File>,
-    offset: u64,
-    remaining: u64,
+/// The body of a download: the part's chunks as the blob store streams them, one at a time as
+/// the connection asks for them. When it is dropped — the range sent, or the connection gone —
+/// it gives back its slot and writes the audit entry with the bytes handed to the connection.
+struct Sending {
+    chunks: ByteStream,
+    len: u64,
     sent: u64,
     audit: Option<(Arc<Dataport>, AuditEntry)>,
     _slot: DownloadSlot,
 }
 
-impl PartReader {
-    async fn next_chunk(mut self) -> Option<(std::io::Result<Bytes>, Self)> {
-        if self.remaining == 0 {
-            return None;
+impl Stream for Sending {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.chunks.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.sent += chunk.len() as u64;
         }
-        let (file, offset, len) = (self.file.clone(), self.offset, self.remaining.min(CHUNK as u64) as usize);
-        let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            std::os::unix::fs::FileExt::read_exact_at(file.as_ref(), &mut buf, offset).map(|()| Bytes::from(buf))
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        match read {
-            Ok(chunk) => {
-                self.offset += chunk.len() as u64;
-                self.remaining -= chunk.len() as u64;
-                self.sent += chunk.len() as u64;
-                Some((Ok(chunk), self))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "download: reading the part failed");
-                self.remaining = 0;
-                Some((Err(e), self))
-            }
+        if let Poll::Ready(Some(Err(e))) = &polled {
+            tracing::error!(error = %e, "download: reading the part failed");
         }
+        polled
     }
 }
 
-impl Drop for PartReader {
+impl Drop for Sending {
     fn drop(&mut self) {
         let Some((core, mut entry)) = self.audit.take() else { return };
         if let Some(detail) = entry.detail.as_object_mut() {
             detail.insert("bytes".into(), self.sent.into());
-            detail.insert("complete".into(), (self.remaining == 0).into());
+            detail.insert("complete".into(), (self.sent == self.len).into());
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { core.record(entry).await });
@@ -224,16 +213,9 @@ pub async fn handle(
         detail: serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() }),
         ..AuditEntry::now()
     };
-    let reader = PartReader {
-        file: Arc::new(download.file),
-        offset: start,
-        remaining: len,
-        sent: 0,
-        audit: Some((app.core.clone(), audit)),
-        _slot: slot,
-    };
-    let body = Body::from_stream(futures_util::stream::unfold(reader, PartReader::next_chunk));
-    builder.body(body).unwrap_or_else(|_| denied())
+    let Ok(chunks) = app.core.read_part(&download, start, len, CHUNK).await else { return denied() };
+    let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
+    builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
 }
 
 enum Range {

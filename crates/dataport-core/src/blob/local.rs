@@ -1,0 +1,229 @@
+//! The local blob store: each blob is a file under a root directory.
+//!
+//! Writers fill a `.partial` file next to the final one, fsync it, then rename it into place
+//! (rename is atomic on POSIX file systems), so no reader can ever open a half-written part.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{BlobError, BlobStore, ByteStream, StagedBlob, valid_key};
+
+/// A blob store on the local file system.
+#[derive(Clone, Debug)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+/// A blob being written to its `.partial` file.
+#[derive(Debug)]
+pub struct LocalStagedBlob {
+    file: Option<BufWriter<File>>,
+    partial: PathBuf,
+    target: PathBuf,
+}
+
+impl LocalBlobStore {
+    /// A store rooted at `root` (created if missing).
+    pub fn open(root: &Path) -> Result<Self, BlobError> {
+        fs::create_dir_all(root)?;
+        Ok(Self { root: root.to_owned() })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        if !valid_key(key) || key.ends_with(".partial") {
+            return Err(BlobError::InvalidKey(key.to_owned()));
+        }
+        Ok(self.root.join(key))
+    }
+
+    /// Runs blocking file system work off the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Path) -> Result<T, BlobError> + Send + 'static,
+    ) -> Result<T, BlobError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || work(&root)).await.map_err(|e| BlobError::Io(io::Error::other(e)))?
+    }
+}
+
+/// The files below `dir`, as keys relative to `root`.
+fn files_below(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            files_below(root, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(root)
+            && let Some(key) = relative.to_str()
+            && !key.ends_with(".partial")
+        {
+            out.push(key.to_owned());
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    fn create(&self, key: &str) -> Result<Box<dyn StagedBlob>, BlobError> {
+        let target = self.path(key)?;
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut partial = target.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial)?;
+        Ok(Box::new(LocalStagedBlob { file: Some(BufWriter::with_capacity(256 * 1024, file)), partial, target }))
+    }
+
+    async fn read(&self, key: &str, offset: u64, len: u64, chunk: usize) -> Result<ByteStream, BlobError> {
+        let path = self.path(key)?;
+        let file = Arc::new(self.blocking(move |_| Ok(File::open(path)?)).await?);
+        let chunk = chunk.max(1) as u64;
+        let stream = futures_util::stream::try_unfold((file, offset, len), move |(file, offset, left)| async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let n = left.min(chunk) as usize;
+            let reader = file.clone();
+            let bytes = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; n];
+                std::os::unix::fs::FileExt::read_exact_at(reader.as_ref(), &mut buf, offset).map(|()| Bytes::from(buf))
+            })
+            .await
+            .map_err(io::Error::other)??;
+            Ok(Some((bytes, (file, offset + n as u64, left - n as u64))))
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let dir = self.path(prefix)?;
+        self.blocking(move |root| {
+            let mut keys = Vec::new();
+            files_below(root, &dir, &mut keys)?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    /// Also removes the directories above `prefix` that this leaves empty.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        let path = self.path(prefix)?;
+        self.blocking(move |root| {
+            match fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| *d != root) {
+                if fs::remove_dir(d).is_err() {
+                    break; // not empty, or already gone
+                }
+                dir = d.parent();
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Write for LocalStagedBlob {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().map_or(Err(io::ErrorKind::BrokenPipe.into()), |f| f.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.as_mut().map_or(Err(io::ErrorKind::BrokenPipe.into()), |f| f.write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+    }
+}
+
+impl StagedBlob for LocalStagedBlob {
+    /// Makes the blob durable (fsync of the file and its directory) and visible under its key.
+    fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
+        if let Some(file) = self.file.take() {
+            let file = file.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+        }
+        fs::rename(&self.partial, &self.target)?;
+        if let Some(dir) = self.target.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalStagedBlob {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(store: &LocalBlobStore, key: &str, offset: u64, len: u64) -> Vec<u8> {
+        use futures_util::TryStreamExt;
+        let chunks: Vec<Bytes> =
+            store.read(key, offset, len, 2).await.expect("read").try_collect().await.expect("chunks");
+        assert!(chunks.iter().all(|c| c.len() <= 2), "chunks of at most the size asked for");
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn blob_is_invisible_until_commit_and_discarded_on_drop() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = LocalBlobStore::open(dir.path())?;
+        let mut blob = store.create("jobs/a/1/part-000.zip")?;
+        blob.write_all(b"hello")?;
+        assert!(store.read("jobs/a/1/part-000.zip", 0, 5, 2).await.is_err());
+        assert!(store.list("jobs/a").await?.is_empty(), "a staged blob is not listed");
+        blob.commit()?;
+        assert_eq!(read_all(&store, "jobs/a/1/part-000.zip", 0, 5).await, b"hello");
+        assert_eq!(read_all(&store, "jobs/a/1/part-000.zip", 1, 3).await, b"ell", "ranged");
+
+        let mut dropped = store.create("jobs/a/1/part-001.zip")?;
+        dropped.write_all(b"partial")?;
+        drop(dropped);
+        assert!(!dir.path().join("jobs/a/1/part-001.zip.partial").exists());
+
+        store.create("jobs/a/2/x")?.commit()?;
+        let mut keys = store.list("jobs/a").await?;
+        keys.sort();
+        assert_eq!(keys, ["jobs/a/1/part-000.zip", "jobs/a/2/x"]);
+        store.delete_prefix("jobs/a/1").await?;
+        assert_eq!(store.list("jobs/a").await?, ["jobs/a/2/x"]);
+        store.delete_prefix("jobs/a/2").await?;
+        assert!(!dir.path().join("jobs").exists(), "empty parents go too");
+        assert!(dir.path().exists());
+        store.delete_prefix("jobs/a").await?;
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_keys_that_escape_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalBlobStore::open(dir.path()).expect("open");
+        for key in ["", "../x", "a//b", "/abs", "a/./b", "a\\b", "x.partial"] {
+            assert!(matches!(store.create(key), Err(BlobError::InvalidKey(_))), "{key}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Blob storage for archive parts, behind one trait shaped like `object_store`'s: a staged
+//! writer that commits or discards, ranged reads as a stream, listing and deleting by prefix.
+//! [`local::LocalBlobStore`] keeps blobs as files under a directory.
+//!
+//! A blob becomes visible under its key only when it is complete, so no reader can ever see a
+//! half-written part; keys are unique per attempt (`jobs/<id>/<attempt>/…`), so correctness never
+//! rests on a backend's conditional writes.
+
+pub mod local;
+
+use std::io::{self, Write};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+pub use local::LocalBlobStore;
+
+/// Errors of the blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob key {0:?} is not a relative path of plain segments")]
+    InvalidKey(String),
+    #[error("blob store I/O: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The chunks of a blob as a reader consumes them.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// A blob being written. [`StagedBlob::commit`] makes it durable and visible under its key;
+/// dropping it uncommitted discards what was written. Blocking I/O: write from a blocking thread.
+pub trait StagedBlob: Write + Send {
+    fn commit(self: Box<Self>) -> Result<(), BlobError>;
+}
+
+/// Where archive parts live.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Starts writing the blob `key`; nothing is visible under `key` until commit. Blocking:
+    /// call it from the thread that writes.
+    fn create(&self, key: &str) -> Result<Box<dyn StagedBlob>, BlobError>;
+
+    /// `len` bytes of the committed blob `key` from `offset`, in chunks of at most `chunk`
+    /// bytes, each read only when the stream asks for it: a slow reader holds one chunk.
+    async fn read(&self, key: &str, offset: u64, len: u64, chunk: usize) -> Result<ByteStream, BlobError>;
+
+    /// The keys of the committed blobs below `prefix/`, in no particular order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+
+    /// Deletes every blob below `prefix/`, committed or still staged (a no-op when there are none).
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+}
+
+/// Whether `key` is a relative path of plain segments (no `..`, no empty or `.` segment, no
+/// backslash), so that no backend can be made to reach outside its root.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'))
+}
