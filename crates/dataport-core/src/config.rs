@@ -41,8 +41,10 @@ pub struct Config {
     pub end_time_skew_seconds: i64,
     pub archive: ArchiveSettings,
     pub emulator: EmulatorConfig,
-    /// Concurrent exports in this process; 0 runs no workers (API only).
+    /// Concurrent exports in this process (when its role runs workers).
     pub workers: usize,
+    /// What this process does (SPEC §15).
+    pub role: Role,
     /// A worker that stops heartbeating loses its job after this long.
     pub lease_seconds: i64,
     /// Attempts before a job that keeps failing transiently is marked FAILED.
@@ -72,6 +74,28 @@ pub struct Config {
     pub limits: Limits,
     /// Create the demo user and client (SPEC §13). `None`: only in pure emulator mode on loopback.
     pub demo: Option<bool>,
+}
+
+/// What one `dataportd serve` process does (SPEC §15).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// The API, downloads, the workers and the sweep: the one process of an embedded deployment.
+    #[default]
+    All,
+    /// The API and downloads, no exports.
+    Api,
+    /// Exports and the sweep; HTTP serves only `/healthz` and `/readyz`.
+    Worker,
+}
+
+impl Role {
+    pub fn runs_api(self) -> bool {
+        self != Self::Worker
+    }
+
+    pub fn runs_workers(self) -> bool {
+        self != Self::Api
+    }
 }
 
 /// Caps that keep one client from tying up the server's memory and connections (SPEC §11).
@@ -169,6 +193,7 @@ impl Config {
             archive: ArchiveSettings::default(),
             emulator: EmulatorConfig::default(),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            role: Role::All,
             lease_seconds: 20,
             max_attempts: 5,
             sweep_interval_seconds: 60,
@@ -184,6 +209,22 @@ impl Config {
             limits: Limits::default(),
             demo: None,
         }
+    }
+
+    /// Refuses combinations that cannot work: with SQLite one process owns the database file, so
+    /// API and workers cannot be split over processes.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.role != Role::All && self.database_url().starts_with("sqlite:") {
+            return Err(format!(
+                "--role {} needs a shared database: with SQLite one process owns the file, so only --role all \
+                 is allowed; use --database-url postgres://… to run API and worker processes separately",
+                match self.role {
+                    Role::Api => "api",
+                    _ => "worker",
+                }
+            ));
+        }
+        Ok(())
     }
 
     /// The database URL in force: the configured one, or the embedded default.

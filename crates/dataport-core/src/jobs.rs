@@ -39,11 +39,15 @@ enum Outcome {
 }
 
 impl Dataport {
-    /// Runs `config.workers` workers and the retention sweep until `shutdown` turns true.
+    /// Runs `config.workers` workers and the retention sweep until `shutdown` turns true (nothing,
+    /// on an API-only node).
     /// A running export is then stopped and its job released, so that the next start (or another
     /// process) resumes it at once instead of waiting for the lease to expire.
     pub async fn run_jobs(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
+        if !self.config.role.runs_workers() {
+            return;
+        }
         for n in 0..self.config.workers {
             let owner = format!("{}-{n}", uuid::Uuid::new_v4());
             tasks.spawn(self.clone().worker(owner, shutdown.clone()));

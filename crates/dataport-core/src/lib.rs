@@ -52,6 +52,8 @@ pub enum StartError {
     Blob(#[from] blob::BlobError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A running dataport core. Cheap to share behind an `Arc`. It is the only door to the store,
@@ -76,6 +78,7 @@ pub struct Dataport {
 impl Dataport {
     /// Opens the data directory: database (migrated), blobs, catalogue and signing keys.
     pub async fn open(config: Config) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::Config)?;
         let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
         std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
         let catalogue = match &config.catalogue_path {
@@ -120,6 +123,13 @@ impl Dataport {
     #[cfg(any(test, feature = "testing"))]
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Whether this node can serve (SPEC §15 `/readyz`): the database and the blob store answer.
+    /// `Err` says which does not.
+    pub async fn ready(&self) -> Result<(), String> {
+        self.store.ping().await.map_err(|e| format!("database: {e}"))?;
+        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))
     }
 
     /// Closes the store's connections (the admin commands' last step).

@@ -114,9 +114,29 @@ impl Application {
     }
 }
 
+/// The routes of the process's role (a worker serves only health) behind the request limits.
 fn router(state: AppState) -> Router {
-    Router::new()
+    let health = Router::new()
         .route("/healthz", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"ok\"}") }))
+        .route("/readyz", get(readyz));
+    let routes = if state.core.config().role.runs_api() { api_routes(health) } else { health };
+    routes
+        .with_state(state)
+        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(DefaultBodyLimit::max(api::MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, HANDLER_TIMEOUT))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The API, the downloads and the authorization server.
+fn api_routes(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .route("/$discovery/rest", get(discovery_doc))
         .route("/discovery/v1/apis/dataportability/{version}/rest", get(discovery_alias))
         .route("/download/{job}/{part}", get(download::handle).head(download::handle))
@@ -129,17 +149,6 @@ fn router(state: AppState) -> Router {
         .route("/revoke", post(oauth::revoke).get(oauth::revoke))
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .fallback(api::handle)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(limit_request_head))
-        .layer(DefaultBodyLimit::max(api::MAX_BODY))
-        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, HANDLER_TIMEOUT))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
 /// A request body must arrive within this (slow-body protection).
@@ -167,6 +176,19 @@ async fn limit_request_head(request: axum::extract::Request, next: axum::middlew
     status.code = code.as_u16();
     let body = serde_json::to_string_pretty(&status.into_envelope()).unwrap_or_default();
     (code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+}
+
+/// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer, else 503 with
+/// the reason.
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.core.ready().await {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"ready\"}").into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            let body = serde_json::json!({ "status": "unavailable", "reason": reason }).to_string();
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use dataport_core::Config;
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
-use dataport_core::config::{Limits, ProxyList, parse_signing_keys};
+use dataport_core::config::{Limits, ProxyList, Role, parse_signing_keys};
 use dataport_core::consent::Duration;
 use dataport_core::demo::{self, DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER};
 use dataport_server::Application;
@@ -79,7 +79,11 @@ struct ServeArgs {
     /// Make exports of this group fail, to exercise retry (repeatable).
     #[arg(long = "emulator-fail")]
     emulator_fail: Vec<String>,
-    /// Concurrent exports in this process (0: API only).
+    /// What this process does: api (API and downloads), worker (exports; HTTP serves only
+    /// /healthz and /readyz) or all. With SQLite only all.
+    #[arg(long, env = "DATAPORT_ROLE", value_enum, default_value_t = RoleArg::All)]
+    role: RoleArg,
+    /// Concurrent exports in this process.
     #[arg(long, env = "DATAPORT_WORKERS")]
     workers: Option<usize>,
     /// Archive part size in bytes.
@@ -153,6 +157,13 @@ struct ServeArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    All,
+    Api,
+    Worker,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Pretty,
     Json,
@@ -221,6 +232,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(workers) = args.workers {
         config.workers = workers;
     }
+    config.role = match args.role {
+        RoleArg::All => Role::All,
+        RoleArg::Api => Role::Api,
+        RoleArg::Worker => Role::Worker,
+    };
     config.archive.part_size = args.part_size.max(1);
     config.archive.compression_level = args.compression_level;
     config.retention_seconds = args.retention_days * 86_400;

@@ -118,6 +118,17 @@ impl BlobStore for LocalBlobStore {
         .await
     }
 
+    /// The root must be a directory this process can write to.
+    async fn check(&self) -> Result<(), BlobError> {
+        self.blocking(|root| {
+            let probe = root.join(".readyz.partial");
+            fs::write(&probe, b"")?;
+            fs::remove_file(probe)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Also removes the directories above `prefix` that this leaves empty.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
         let path = self.path(prefix)?;

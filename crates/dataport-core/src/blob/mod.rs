@@ -48,6 +48,11 @@ pub trait BlobStore: Send + Sync {
     /// The keys of the committed blobs below `prefix/`, in no particular order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
 
+    /// Answers when the store does (a cheap listing).
+    async fn check(&self) -> Result<(), BlobError> {
+        self.list("readyz").await.map(|_| ())
+    }
+
     /// Deletes every blob below `prefix/`, committed or still staged (a no-op when there are none).
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
 }

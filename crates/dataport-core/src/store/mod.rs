@@ -73,6 +73,11 @@ pub type InitiateDecision<'d> = dyn for<'a> FnMut(&'a [Grant], &'a [Job]) -> Opt
 pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit {
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
     async fn close(&self);
+
+    /// Answers when the database does (a cheap indexed read).
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client("").await.map(|_| ())
+    }
 }
 
 /// The people whose data is exported, and how they sign in.

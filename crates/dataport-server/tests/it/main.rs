@@ -7,6 +7,7 @@ mod download;
 mod durability;
 mod errors;
 mod harness;
+mod health;
 mod jobs;
 mod limits;
 mod oauth;
