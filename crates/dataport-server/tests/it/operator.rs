@@ -170,7 +170,9 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let url = state["urls"][0].as_str().expect("url");
-    assert_eq!(http.get(url).send().await.expect("download").status(), StatusCode::OK);
+    let downloaded = http.get(url).send().await.expect("download");
+    assert_eq!(downloaded.status(), StatusCode::OK);
+    let part_size = downloaded.bytes().await.expect("body").len() as u64;
     let revoked = http.post(format!("{base}/revoke")).form(&[("token", &refresh)]).send().await.expect("revoke");
     assert_eq!(revoked.status(), StatusCode::OK);
     let _ = server.kill();
@@ -213,7 +215,8 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
     let download = events.iter().find(|e| e["event"] == "archive.downloaded").expect("download");
     assert_eq!(download["job_id"], id.as_str());
     assert_eq!(download["detail"]["address"], "127.0.0.1");
-    assert!(download["detail"]["bytes"].as_u64().is_some_and(|b| b > 0));
+    assert_eq!(download["detail"]["bytes"].as_u64(), Some(part_size), "the bytes sent");
+    assert_eq!(download["detail"]["complete"], true);
     let granted = events.iter().find(|e| e["event"] == "consent.granted").expect("consent");
     assert_eq!(granted["resources"], serde_json::json!(["myactivity.search"]));
     assert_eq!(granted["client_id"], client_id.as_str());
