@@ -502,7 +502,17 @@ async fn forwarded_addresses_from_a_trusted_proxy_key_the_limits() {
         Browser::with_client(&app.base, http)
     };
     let request = native_request(&["myactivity.search"]);
-    // One attacker, twenty wrong passwords for twenty accounts: the attacker's address locks.
+    // Twenty failed sign-ins from twenty people behind the proxy (the old code counted them all
+    // against the proxy's address, and locked everyone out at twenty).
+    for i in 0..20 {
+        let mut someone = forwarded(&format!("198.51.100.{}, 10.1.2.3", 100 + i));
+        let (_, reply) = sign_in(&mut someone, &request.path(), (&format!("user{i}"), "typo")).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let mut alice = forwarded("203.0.113.5");
+    let (_, reply) = sign_in(&mut alice, &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "nobody else is locked out: {}", reply.html);
+    // One attacker with twenty wrong passwords for twenty accounts locks only their own address.
     let mut attacker = forwarded("198.51.100.66, 10.1.2.3");
     for i in 0..20 {
         let (_, reply) = sign_in(&mut attacker, &request.path(), (&format!("victim{i}"), "guess")).await;
@@ -510,7 +520,6 @@ async fn forwarded_addresses_from_a_trusted_proxy_key_the_limits() {
     }
     let (_, reply) = sign_in(&mut attacker, &request.path(), ALICE).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "the attacker's own address is locked");
-    // Everyone else behind the same proxy signs in.
     let mut alice = forwarded("203.0.113.5");
     let (_, reply) = sign_in(&mut alice, &request.path(), ALICE).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
@@ -521,8 +530,9 @@ async fn forwarded_addresses_from_a_trusted_proxy_key_the_limits() {
 
     let entries = app.core.store().audit_log(100).await.expect("audit");
     let failed: Vec<_> = entries.iter().filter(|e| e.event == "login.failed").collect();
-    assert_eq!(failed.len(), 20);
-    assert!(failed.iter().all(|e| e.detail["address"] == "198.51.100.66"), "{failed:?}");
+    assert_eq!(failed.len(), 40);
+    assert_eq!(failed[0].detail["address"], "198.51.100.100", "the audit log records the client, not the proxy");
+    assert!(failed[20..].iter().all(|e| e.detail["address"] == "198.51.100.66"), "{failed:?}");
 }
 
 /// Finding 4, the other side: a peer that is not a configured proxy cannot choose its address.
