@@ -292,9 +292,13 @@ async fn consent_context(app: &AppState, session: &Session, request_id: &str) ->
 /// `GET /o/oauth2/v2/consent?request=…`: the consent page.
 pub async fn consent_page(
     State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     Query(query): Query<ConsentQuery>,
 ) -> Response {
+    if let Err(wait) = app.auth_limiter.check(&address.to_string(), "pages") {
+        return too_many_pages(wait);
+    }
     let browser = match current_session(&app, &headers).await {
         Ok(Some(browser)) => browser,
         Ok(None) => return expired_request(),

@@ -339,6 +339,10 @@ async fn authorize_is_rate_limited_and_the_sweep_prunes_sessions() {
     let refused = Browser::new(&app).get(&request.path()).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers.contains_key("retry-after"));
+    // Its sibling, the consent page (which reads the session, the request, the client and the
+    // grants), shares the budget.
+    let consent = Browser::new(&app).get("/o/oauth2/v2/consent?request=x").await;
+    assert_eq!(consent.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM sessions").await, 3);
 
     let path = app.dir.path().join("dataport.sqlite");
