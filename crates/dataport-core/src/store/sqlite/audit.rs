@@ -19,7 +19,8 @@ impl Audit for SqliteStore {
         .bind(&entry.job_id)
         .bind(detail)
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -30,17 +31,23 @@ impl Audit for SqliteStore {
         )
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         rows.iter()
             .map(|row| {
-                let detail: Option<String> = row.try_get("detail")?;
+                let detail: Option<String> = row.try_get("detail").map_err(sqlite_error)?;
                 Ok(AuditEntry {
                     at: ts(row, "at")?,
-                    event: row.try_get("event")?,
-                    user_id: row.try_get("user_id")?,
-                    client_id: row.try_get("client_id")?,
-                    resources: row.try_get::<Option<String>, _>("resources")?.as_deref().map(words).unwrap_or_default(),
-                    job_id: row.try_get("job_id")?,
+                    event: row.try_get("event").map_err(sqlite_error)?,
+                    user_id: row.try_get("user_id").map_err(sqlite_error)?,
+                    client_id: row.try_get("client_id").map_err(sqlite_error)?,
+                    resources: row
+                        .try_get::<Option<String>, _>("resources")
+                        .map_err(sqlite_error)?
+                        .as_deref()
+                        .map(words)
+                        .unwrap_or_default(),
+                    job_id: row.try_get("job_id").map_err(sqlite_error)?,
                     detail: detail
                         .map(|d| serde_json::from_str(&d))
                         .transpose()

@@ -7,12 +7,12 @@ use super::*;
 #[async_trait]
 impl Auth for SqliteStore {
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = self.writer.acquire().await.map_err(sqlite_error)?;
         Self::insert_token_in(&mut conn, token).await
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&self.reader).await?;
+        let row = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&self.reader).await.map_err(sqlite_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
@@ -23,7 +23,8 @@ impl Auth for SqliteStore {
             .bind(now.micros())
             .bind(session.expires_at.micros())
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -32,11 +33,12 @@ impl Auth for SqliteStore {
             .bind(hash)
             .bind(now.micros())
             .fetch_optional(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         row.map(|row| {
             Ok(Session {
-                hash: row.try_get("hash")?,
-                user_id: row.try_get("user_id")?,
+                hash: row.try_get("hash").map_err(sqlite_error)?,
+                user_id: row.try_get("user_id").map_err(sqlite_error)?,
                 expires_at: ts(&row, "expires_at")?,
             })
         })
@@ -44,16 +46,17 @@ impl Auth for SqliteStore {
     }
 
     async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let mut pruned = 0;
         for (sql, before) in [
             ("DELETE FROM sessions WHERE expires_at < ?", now),
             ("DELETE FROM pending_authorizations WHERE expires_at < ?", now),
             ("DELETE FROM auth_codes WHERE expires_at < ?", now.plus_seconds(-86_400)),
         ] {
-            pruned += sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await?.rows_affected();
+            pruned +=
+                sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await.map_err(sqlite_error)?.rows_affected();
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(pruned)
     }
 
@@ -73,7 +76,8 @@ impl Auth for SqliteStore {
         .bind(now.micros())
         .bind(pending.expires_at.micros())
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -85,17 +89,17 @@ impl Auth for SqliteStore {
         .bind(id)
         .bind(now.micros())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.map_err(sqlite_error)?;
         row.map(|row| {
             Ok(PendingAuthorization {
-                id: row.try_get("id")?,
-                session_hash: row.try_get("session_hash")?,
-                client_id: row.try_get("client_id")?,
-                redirect_uri: row.try_get("redirect_uri")?,
-                state: row.try_get("state")?,
-                scopes: words(&row.try_get::<String, _>("scopes")?),
-                code_challenge: row.try_get("code_challenge")?,
-                include_granted_scopes: row.try_get::<i64, _>("include_granted")? != 0,
+                id: row.try_get("id").map_err(sqlite_error)?,
+                session_hash: row.try_get("session_hash").map_err(sqlite_error)?,
+                client_id: row.try_get("client_id").map_err(sqlite_error)?,
+                redirect_uri: row.try_get("redirect_uri").map_err(sqlite_error)?,
+                state: row.try_get("state").map_err(sqlite_error)?,
+                scopes: words(&row.try_get::<String, _>("scopes").map_err(sqlite_error)?),
+                code_challenge: row.try_get("code_challenge").map_err(sqlite_error)?,
+                include_granted_scopes: row.try_get::<i64, _>("include_granted").map_err(sqlite_error)? != 0,
                 expires_at: ts(&row, "expires_at")?,
             })
         })
@@ -107,13 +111,17 @@ impl Auth for SqliteStore {
             .bind(session_hash)
             .bind(id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         Ok(())
     }
 
     async fn take_pending(&self, id: &str) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM pending_authorizations WHERE id = ?").bind(id).execute(&self.writer).await?;
+        let done = sqlx::query("DELETE FROM pending_authorizations WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -132,7 +140,8 @@ impl Auth for SqliteStore {
         .bind(code.created_at.micros())
         .bind(code.expires_at.micros())
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -143,16 +152,17 @@ impl Auth for SqliteStore {
         )
         .bind(hash)
         .fetch_optional(&self.reader)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         row.map(|row| {
             Ok(AuthCode {
-                hash: row.try_get("hash")?,
-                client_id: row.try_get("client_id")?,
-                user_id: row.try_get("user_id")?,
-                redirect_uri: row.try_get("redirect_uri")?,
-                code_challenge: row.try_get("code_challenge")?,
-                scopes: words(&row.try_get::<String, _>("scopes")?),
-                access: row.try_get("access")?,
+                hash: row.try_get("hash").map_err(sqlite_error)?,
+                client_id: row.try_get("client_id").map_err(sqlite_error)?,
+                user_id: row.try_get("user_id").map_err(sqlite_error)?,
+                redirect_uri: row.try_get("redirect_uri").map_err(sqlite_error)?,
+                code_challenge: row.try_get("code_challenge").map_err(sqlite_error)?,
+                scopes: words(&row.try_get::<String, _>("scopes").map_err(sqlite_error)?),
+                access: row.try_get("access").map_err(sqlite_error)?,
                 created_at: ts(&row, "created_at")?,
                 expires_at: ts(&row, "expires_at")?,
             })
@@ -161,11 +171,12 @@ impl Auth for SqliteStore {
     }
 
     async fn redeem_code(&self, hash: &str, now: Timestamp, issued: &[TokenRecord]) -> Result<Redemption, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let used: Option<Option<i64>> = sqlx::query_scalar("SELECT used_at FROM auth_codes WHERE hash = ?")
             .bind(hash)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         match used {
             None => Ok(Redemption::Unknown),
             Some(Some(_)) => {
@@ -173,8 +184,9 @@ impl Auth for SqliteStore {
                     .bind(now.micros())
                     .bind(hash)
                     .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                    .await
+                    .map_err(sqlite_error)?;
+                tx.commit().await.map_err(sqlite_error)?;
                 Ok(Redemption::Replayed)
             }
             Some(None) => {
@@ -182,11 +194,12 @@ impl Auth for SqliteStore {
                     .bind(now.micros())
                     .bind(hash)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(sqlite_error)?;
                 for token in issued {
                     Self::insert_token_in(&mut tx, token).await?;
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(sqlite_error)?;
                 Ok(Redemption::Fresh)
             }
         }
@@ -198,8 +211,9 @@ impl Auth for SqliteStore {
         now: Timestamp,
         successors: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await.map_err(sqlite_error)?
+        else {
             return Ok(Rotation::Invalid);
         };
         let token = token_from_row(&row)?;
@@ -210,7 +224,7 @@ impl Auth for SqliteStore {
             if let Some(family) = &token.family {
                 Self::revoke_family_in(&mut tx, family, now).await?;
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(sqlite_error)?;
             return Ok(Rotation::Reused);
         }
         if token.revoked_at.is_some() || token.expires_at <= now {
@@ -220,17 +234,19 @@ impl Auth for SqliteStore {
             .bind(now.micros())
             .bind(hash)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         for token in successors {
             Self::insert_token_in(&mut tx, token).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(Rotation::Fresh)
     }
 
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await? else {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
+        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await.map_err(sqlite_error)?
+        else {
             return Ok(None);
         };
         let token = token_from_row(&row)?;
@@ -238,16 +254,17 @@ impl Auth for SqliteStore {
             .bind(now.micros())
             .bind(hash)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         if let (TokenKind::Refresh, Some(family)) = (token.kind, &token.family) {
             Self::revoke_family_in(&mut tx, family, now).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(Some(token))
     }
 
     async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = self.writer.acquire().await.map_err(sqlite_error)?;
         Self::revoke_family_in(&mut conn, family, now).await
     }
 }

@@ -12,7 +12,8 @@ impl Clients for SqliteStore {
             sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
                 .bind(&client.id)
                 .fetch_one(&self.writer)
-                .await?;
+                .await
+                .map_err(sqlite_error)?;
         client_from_row(&row)
     }
 
@@ -21,7 +22,8 @@ impl Clients for SqliteStore {
             sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.reader)
-                .await?;
+                .await
+                .map_err(sqlite_error)?;
         row.as_ref().map(client_from_row).transpose()
     }
 
@@ -38,7 +40,8 @@ impl Clients for SqliteStore {
         .bind(&client.secret_hash)
         .bind(now.micros())
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -47,25 +50,28 @@ impl Clients for SqliteStore {
             "SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients ORDER BY created_at, id",
         )
         .fetch_all(&self.reader)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         rows.iter().map(client_from_row).collect()
     }
 
     async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let done = sqlx::query("UPDATE clients SET disabled = ? WHERE id = ?")
             .bind(i64::from(disabled))
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         if disabled {
             sqlx::query("UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id = ?")
                 .bind(now.micros())
                 .bind(id)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(sqlite_error)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -15,7 +15,7 @@ impl Jobs for SqliteStore {
         expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         for resource in resources {
             sqlx::query(
                 "INSERT INTO grants (user_id, client_id, resource, access, granted_at, expires_at) \
@@ -29,14 +29,15 @@ impl Jobs for SqliteStore {
             .bind(now.micros())
             .bind(expires_at.map(Timestamp::micros))
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(())
     }
 
     async fn grants(&self, user_id: &str, client_id: &str) -> Result<Vec<Grant>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.acquire().await.map_err(sqlite_error)?;
         Self::grants_in(&mut conn, user_id, client_id).await
     }
 
@@ -46,7 +47,7 @@ impl Jobs for SqliteStore {
         since: Timestamp,
         decide: &mut InitiateDecision<'_>,
     ) -> Result<Option<Job>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let grants = Self::grants_in(&mut tx, &job.user_id, &job.client_id).await?;
         let since = grants.iter().map(|g| g.granted_at).min().map_or(since, |oldest| oldest.min(since));
         let jobs = Self::jobs_of_pair(&mut tx, &job.user_id, &job.client_id, since).await?;
@@ -63,16 +64,17 @@ impl Jobs for SqliteStore {
             .bind(&job.client_id)
             .bind(resource)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         }
         let created =
             Self::job_in(&mut tx, &job.id).await?.ok_or_else(|| StoreError::Database("job vanished".into()))?;
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(Some(created))
     }
 
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.acquire().await.map_err(sqlite_error)?;
         Self::job_in(&mut conn, id).await
     }
 
@@ -92,15 +94,16 @@ impl Jobs for SqliteStore {
              FROM tokens t LEFT JOIN jobs j ON j.id = ?2 LEFT JOIN parts p ON p.job_id = j.id \
              WHERE t.hash = ?1 ORDER BY p.idx"
         );
-        let rows = sqlx::query(sql).bind(token_hash).bind(job_id).fetch_all(&self.reader).await?;
+        let rows =
+            sqlx::query(sql).bind(token_hash).bind(job_id).fetch_all(&self.reader).await.map_err(sqlite_error)?;
         let Some(first) = rows.first() else { return Ok((None, None)) };
         let token = token_from_prefixed(first, "t_")?;
-        if first.try_get::<Option<String>, _>("id")?.is_none() {
+        if first.try_get::<Option<String>, _>("id").map_err(sqlite_error)?.is_none() {
             return Ok((Some(token), None));
         }
         let mut job = job_from_row(first)?;
         for row in &rows {
-            if row.try_get::<Option<i64>, _>("idx")?.is_some() {
+            if row.try_get::<Option<i64>, _>("idx").map_err(sqlite_error)?.is_some() {
                 job.parts.push(part_from_row(row)?);
             }
         }
@@ -108,7 +111,7 @@ impl Jobs for SqliteStore {
     }
 
     async fn cancel(&self, id: &str, now: Timestamp) -> Result<Option<Job>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         sqlx::query(
             "UPDATE jobs SET state = 'CANCELLED', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = ? AND state = 'IN_PROGRESS'",
@@ -116,18 +119,20 @@ impl Jobs for SqliteStore {
         .bind(now.micros())
         .bind(id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         let job = Self::job_in(&mut tx, id).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(job)
     }
 
     async fn insert_retry(&self, retry: &NewJob, failed: &Job) -> Result<Job, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let existing: Option<String> = sqlx::query_scalar("SELECT id FROM jobs WHERE retry_of = ?")
             .bind(&failed.id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         let id = match existing {
             Some(existing) => existing,
             None => {
@@ -136,23 +141,25 @@ impl Jobs for SqliteStore {
             }
         };
         let job = Self::job_in(&mut tx, &id).await?.ok_or_else(|| StoreError::Database("job vanished".into()))?;
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(job)
     }
 
     async fn reset(&self, user_id: &str, client_id: &str, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         sqlx::query("UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL")
             .bind(now.micros())
             .bind(user_id)
             .bind(client_id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         sqlx::query("DELETE FROM grants WHERE user_id = ? AND client_id = ?")
             .bind(user_id)
             .bind(client_id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         sqlx::query(
             "UPDATE jobs SET state = 'CANCELLED', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE user_id = ? AND client_id = ? AND state = 'IN_PROGRESS'",
@@ -161,7 +168,8 @@ impl Jobs for SqliteStore {
         .bind(user_id)
         .bind(client_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         sqlx::query(
             "UPDATE jobs SET archive_revoked_at = ? WHERE user_id = ? AND client_id = ? AND archive_revoked_at IS NULL",
         )
@@ -169,8 +177,9 @@ impl Jobs for SqliteStore {
         .bind(user_id)
         .bind(client_id)
         .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .await
+        .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(())
     }
 }

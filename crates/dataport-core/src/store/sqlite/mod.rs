@@ -28,27 +28,24 @@ pub struct SqliteStore {
 }
 
 /// SQLite's errors in the store's terms: a busy, locked, full or unreadable database is
-/// unavailable (E17), a row that does not decode is corrupt.
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(e.to_string())
-            }
-            sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "10" | "13" | "14")) => {
-                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
-                StoreError::Unavailable(e.to_string())
-            }
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
-            other => StoreError::Database(other.to_string()),
+/// unavailable (E17), a row that does not decode is corrupt. A function rather than a `From`
+/// impl, so that each backend keeps its own mapping.
+fn sqlite_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(e.to_string())
         }
+        sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "10" | "13" | "14")) => {
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
+        other => StoreError::Database(other.to_string()),
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(format!("migration: {e}"))
-    }
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Database(format!("migration: {e}"))
 }
 
 /// The columns [`job_from_row`] reads, for `concat!` into static SQL.
@@ -80,7 +77,8 @@ mod users;
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(sqlite_error)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -91,13 +89,15 @@ impl SqliteStore {
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+            .await
+            .map_err(sqlite_error)?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await.map_err(migrate_error)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         Ok(Self { writer, reader })
     }
 
@@ -113,7 +113,13 @@ impl SqliteStore {
             " FROM jobs WHERE user_id = ? AND client_id = ? AND (state = 'IN_PROGRESS' OR created_at >= ?) \
              ORDER BY created_at, id"
         );
-        let rows = sqlx::query(sql).bind(user_id).bind(client_id).bind(since.micros()).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(sql)
+            .bind(user_id)
+            .bind(client_id)
+            .bind(since.micros())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sqlite_error)?;
         rows.iter().map(job_from_row).collect()
     }
 
@@ -125,7 +131,8 @@ impl SqliteStore {
         .bind(user_id)
         .bind(client_id)
         .fetch_all(&mut *conn)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         rows.iter().map(grant_from_row).collect()
     }
 
@@ -152,7 +159,8 @@ impl SqliteStore {
         .bind(retry_of)
         .bind(i64::from(retry_index))
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -176,7 +184,8 @@ impl SqliteStore {
         .bind(&token.code_hash)
         .bind(&token.access)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -185,7 +194,8 @@ impl SqliteStore {
             .bind(now.micros())
             .bind(family)
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         Ok(())
     }
 
@@ -197,11 +207,11 @@ impl SqliteStore {
             ", idx, blob_key, size, sha256 FROM jobs LEFT JOIN parts ON parts.job_id = jobs.id \
              WHERE jobs.id = ? ORDER BY idx"
         );
-        let rows = sqlx::query(sql).bind(id).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(sql).bind(id).fetch_all(&mut *conn).await.map_err(sqlite_error)?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut job = job_from_row(first)?;
         for row in &rows {
-            if row.try_get::<Option<i64>, _>("idx")?.is_some() {
+            if row.try_get::<Option<i64>, _>("idx").map_err(sqlite_error)?.is_some() {
                 job.parts.push(part_from_row(row)?);
             }
         }
@@ -210,15 +220,16 @@ impl SqliteStore {
 }
 
 fn ts(row: &SqliteRow, column: &str) -> Result<Timestamp, StoreError> {
-    Ok(Timestamp::from_micros(row.try_get::<i64, _>(column)?))
+    Ok(Timestamp::from_micros(row.try_get::<i64, _>(column).map_err(sqlite_error)?))
 }
 
 fn opt_ts(row: &SqliteRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_micros))
+    Ok(row.try_get::<Option<i64>, _>(column).map_err(sqlite_error)?.map(Timestamp::from_micros))
 }
 
 fn count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
-    u32::try_from(row.try_get::<i64, _>(column)?).map_err(|_| StoreError::Corrupt(format!("{column} out of range")))
+    u32::try_from(row.try_get::<i64, _>(column).map_err(sqlite_error)?)
+        .map_err(|_| StoreError::Corrupt(format!("{column} out of range")))
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -226,13 +237,13 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
-    let state: String = row.try_get("state")?;
-    let access: String = row.try_get("access_type")?;
+    let state: String = row.try_get("state").map_err(sqlite_error)?;
+    let access: String = row.try_get("access_type").map_err(sqlite_error)?;
     Ok(Job {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        client_id: row.try_get("client_id")?,
-        resources: words(&row.try_get::<String, _>("resources")?),
+        id: row.try_get("id").map_err(sqlite_error)?,
+        user_id: row.try_get("user_id").map_err(sqlite_error)?,
+        client_id: row.try_get("client_id").map_err(sqlite_error)?,
+        resources: words(&row.try_get::<String, _>("resources").map_err(sqlite_error)?),
         access_type: match access.as_str() {
             "ACCESS_TYPE_ONE_TIME" => AccessType::OneTime,
             "ACCESS_TYPE_TIME_BASED" => AccessType::TimeBased,
@@ -244,10 +255,10 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         state: State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state:?}")))?,
         created_at: ts(row, "created_at")?,
         finished_at: opt_ts(row, "finished_at")?,
-        retry_of: row.try_get("retry_of")?,
+        retry_of: row.try_get("retry_of").map_err(sqlite_error)?,
         retry_index: count(row, "retry_index")?,
         attempt: count(row, "attempt")?,
-        failure_reason: row.try_get("failure_reason")?,
+        failure_reason: row.try_get("failure_reason").map_err(sqlite_error)?,
         archive_revoked_at: opt_ts(row, "archive_revoked_at")?,
         parts: Vec::new(),
     })
@@ -256,16 +267,17 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
 fn part_from_row(row: &SqliteRow) -> Result<Part, StoreError> {
     Ok(Part {
         index: count(row, "idx")?,
-        blob_key: row.try_get("blob_key")?,
-        size: u64::try_from(row.try_get::<i64, _>("size")?).map_err(|_| StoreError::Corrupt("part size".into()))?,
-        sha256: row.try_get("sha256")?,
+        blob_key: row.try_get("blob_key").map_err(sqlite_error)?,
+        size: u64::try_from(row.try_get::<i64, _>("size").map_err(sqlite_error)?)
+            .map_err(|_| StoreError::Corrupt("part size".into()))?,
+        sha256: row.try_get("sha256").map_err(sqlite_error)?,
     })
 }
 
 fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
-    let access: String = row.try_get("access")?;
+    let access: String = row.try_get("access").map_err(sqlite_error)?;
     Ok(Grant {
-        resource: row.try_get("resource")?,
+        resource: row.try_get("resource").map_err(sqlite_error)?,
         access: GrantAccess::parse(&access).ok_or_else(|| StoreError::Corrupt(format!("grant access {access:?}")))?,
         granted_at: ts(row, "granted_at")?,
         expires_at: opt_ts(row, "expires_at")?,
@@ -276,22 +288,22 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
 
 fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        subject: row.try_get("subject")?,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        id: row.try_get("id").map_err(sqlite_error)?,
+        username: row.try_get("username").map_err(sqlite_error)?,
+        subject: row.try_get("subject").map_err(sqlite_error)?,
+        disabled: row.try_get::<i64, _>("disabled").map_err(sqlite_error)? != 0,
     })
 }
 
 fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
-    let uris: String = row.try_get("redirect_uris")?;
+    let uris: String = row.try_get("redirect_uris").map_err(sqlite_error)?;
     Ok(Client {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        id: row.try_get("id").map_err(sqlite_error)?,
+        name: row.try_get("name").map_err(sqlite_error)?,
         redirect_uris: serde_json::from_str(&uris).map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?,
-        public: row.try_get::<i64, _>("public")? != 0,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-        secret_hash: row.try_get("secret_hash")?,
+        public: row.try_get::<i64, _>("public").map_err(sqlite_error)? != 0,
+        disabled: row.try_get::<i64, _>("disabled").map_err(sqlite_error)? != 0,
+        secret_hash: row.try_get("secret_hash").map_err(sqlite_error)?,
     })
 }
 
@@ -302,23 +314,23 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
 /// Reads a token from columns named `<prefix><column>` (joins alias them to stay unambiguous).
 fn token_from_prefixed(row: &SqliteRow, prefix: &str) -> Result<TokenRecord, StoreError> {
     let col = |name: &str| format!("{prefix}{name}");
-    let kind: String = row.try_get(col("kind").as_str())?;
+    let kind: String = row.try_get(col("kind").as_str()).map_err(sqlite_error)?;
     Ok(TokenRecord {
-        hash: row.try_get(col("hash").as_str())?,
+        hash: row.try_get(col("hash").as_str()).map_err(sqlite_error)?,
         kind: match kind.as_str() {
             "access" => TokenKind::Access,
             "refresh" => TokenKind::Refresh,
             other => return Err(StoreError::Corrupt(format!("token kind {other:?}"))),
         },
-        user_id: row.try_get(col("user_id").as_str())?,
-        client_id: row.try_get(col("client_id").as_str())?,
-        scopes: words(&row.try_get::<String, _>(col("scopes").as_str())?),
+        user_id: row.try_get(col("user_id").as_str()).map_err(sqlite_error)?,
+        client_id: row.try_get(col("client_id").as_str()).map_err(sqlite_error)?,
+        scopes: words(&row.try_get::<String, _>(col("scopes").as_str()).map_err(sqlite_error)?),
         created_at: ts(row, &col("created_at"))?,
         expires_at: ts(row, &col("expires_at"))?,
         revoked_at: opt_ts(row, &col("revoked_at"))?,
-        family: row.try_get(col("family").as_str())?,
-        code_hash: row.try_get(col("code_hash").as_str())?,
-        access: row.try_get(col("access").as_str())?,
+        family: row.try_get(col("family").as_str()).map_err(sqlite_error)?,
+        code_hash: row.try_get(col("code_hash").as_str()).map_err(sqlite_error)?,
+        access: row.try_get(col("access").as_str()).map_err(sqlite_error)?,
         rotated_at: opt_ts(row, &col("rotated_at"))?,
     })
 }

@@ -19,7 +19,8 @@ impl Queue for SqliteStore {
             .bind(lease_until.micros())
             .bind(now.micros())
             .fetch_optional(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         let Some(row) = row else { return Ok(None) };
         let job = job_from_row(&row)?;
         Ok(Some(Lease { owner: owner.to_owned(), attempt: job.attempt, job }))
@@ -34,12 +35,12 @@ impl Queue for SqliteStore {
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
         .execute(&self.writer)
-        .await?;
+        .await.map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let done = sqlx::query(
             "UPDATE jobs SET state = 'COMPLETE', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
@@ -49,7 +50,8 @@ impl Queue for SqliteStore {
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -61,9 +63,10 @@ impl Queue for SqliteStore {
                 .bind(i64::try_from(part.size).map_err(|_| StoreError::Database("part too large".into()))?)
                 .bind(&part.sha256)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(sqlite_error)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(true)
     }
 
@@ -78,7 +81,8 @@ impl Queue for SqliteStore {
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -93,7 +97,8 @@ impl Queue for SqliteStore {
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -113,7 +118,8 @@ impl Queue for SqliteStore {
         .bind(ended_before.micros())
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(ids)
     }
 
@@ -124,7 +130,7 @@ impl Queue for SqliteStore {
         .bind(now.micros())
         .bind(job_id)
         .execute(&self.writer)
-        .await?;
+        .await.map_err(sqlite_error)?;
         Ok(())
     }
 }

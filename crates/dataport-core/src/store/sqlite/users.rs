@@ -11,7 +11,8 @@ impl Users for SqliteStore {
         let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE username = ?")
             .bind(username)
             .fetch_one(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         user_from_row(&row)
     }
 
@@ -19,7 +20,8 @@ impl Users for SqliteStore {
         let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.reader)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -41,7 +43,8 @@ impl Users for SqliteStore {
         .bind(password_hash)
         .bind(now.micros())
         .execute(&self.writer)
-        .await?;
+        .await
+        .map_err(sqlite_error)?;
         Ok((done.rows_affected() == 1).then(|| User {
             id,
             username: username.to_owned(),
@@ -54,15 +57,22 @@ impl Users for SqliteStore {
         let row = sqlx::query("SELECT id, username, subject, disabled, password_hash FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.reader)
-            .await?;
-        row.map(|row| Ok(Credentials { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? }))
-            .transpose()
+            .await
+            .map_err(sqlite_error)?;
+        row.map(|row| {
+            Ok(Credentials {
+                user: user_from_row(&row)?,
+                password_hash: row.try_get("password_hash").map_err(sqlite_error)?,
+            })
+        })
+        .transpose()
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query("SELECT id, username, subject, disabled FROM users ORDER BY created_at, username")
             .fetch_all(&self.reader)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -70,7 +80,8 @@ impl Users for SqliteStore {
         let row = sqlx::query("SELECT id, username, subject, disabled FROM users WHERE subject = ?")
             .bind(subject)
             .fetch_optional(&self.reader)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -79,17 +90,19 @@ impl Users for SqliteStore {
             .bind(password_hash)
             .bind(username)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn set_user_disabled(&self, username: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
             .bind(i64::from(disabled))
             .bind(username)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         if disabled {
             sqlx::query(
                 "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL \
@@ -98,9 +111,10 @@ impl Users for SqliteStore {
             .bind(now.micros())
             .bind(username)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(sqlite_error)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 }
