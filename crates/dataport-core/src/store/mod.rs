@@ -8,8 +8,10 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use std::sync::Arc;
@@ -34,13 +36,16 @@ pub enum StoreError {
 }
 
 /// Opens the store a database URL names, applying pending migrations: `sqlite://PATH` (created
-/// if missing).
+/// if missing), or `postgres://…` / `postgresql://…` (the database must exist).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
         return Ok(Arc::new(SqliteStore::open(std::path::Path::new(path)).await?));
     }
-    Err(StoreError::Database(format!("unsupported database URL {url:?}: expected sqlite://PATH")))
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::open(url).await?));
+    }
+    Err(StoreError::Database(format!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")))
 }
 
 /// What redeeming a code found.
@@ -68,7 +73,7 @@ pub enum Rotation {
 /// access type, or `None` to create nothing.
 pub type InitiateDecision<'d> = dyn for<'a> FnMut(&'a [Grant], &'a [Job]) -> Option<AccessType> + Send + 'd;
 
-/// Everything dataport persists. Implementations: [`SqliteStore`].
+/// Everything dataport persists. Implementations: [`SqliteStore`], [`PgStore`].
 #[async_trait]
 pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit {
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].

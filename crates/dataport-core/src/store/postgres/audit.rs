@@ -1,0 +1,56 @@
+//! [`Audit`] on PostgreSQL.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Audit for PgStore {
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
+        sqlx::query(
+            "INSERT INTO audit (at, event, user_id, client_id, resources, job_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(entry.at.micros())
+        .bind(&entry.event)
+        .bind(&entry.user_id)
+        .bind(&entry.client_id)
+        .bind((!entry.resources.is_empty()).then(|| entry.resources.join(" ")))
+        .bind(&entry.job_id)
+        .bind(detail)
+        .execute(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, event, user_id, client_id, resources, job_id, detail FROM \
+             (SELECT * FROM audit ORDER BY id DESC LIMIT $1) AS newest ORDER BY id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                let detail: Option<String> = get(row, "detail")?;
+                Ok(AuditEntry {
+                    at: ts(row, "at")?,
+                    event: get(row, "event")?,
+                    user_id: get(row, "user_id")?,
+                    client_id: get(row, "client_id")?,
+                    resources: get::<Option<String>>(row, "resources")?.as_deref().map(words).unwrap_or_default(),
+                    job_id: get(row, "job_id")?,
+                    detail: detail
+                        .map(|d| serde_json::from_str(&d))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+}

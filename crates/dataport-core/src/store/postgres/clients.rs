@@ -1,0 +1,80 @@
+//! [`Clients`] on PostgreSQL.
+
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl Clients for PgStore {
+    async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
+        self.create_client(client, now).await?;
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = $1")
+                .bind(&client.id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(pg_error)?;
+        client_from_row(&row)
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(pg_error)?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError> {
+        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
+        let done = sqlx::query(
+            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(uris)
+        .bind(client.public)
+        .bind(&client.secret_hash)
+        .bind(now.micros())
+        .execute(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        let done = sqlx::query("UPDATE clients SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        if disabled {
+            sqlx::query(concat!(
+                "UPDATE tokens SET revoked_at = $1 WHERE hash IN ",
+                "(SELECT hash FROM tokens WHERE revoked_at IS NULL AND client_id = $2 ORDER BY hash FOR UPDATE)"
+            ))
+            .bind(now.micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
