@@ -102,6 +102,9 @@ mod jobs;
 mod queue;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 /// The first key of the two-key advisory locks that hold a (user, client) pair. The two-key
 /// form's key space is separate from the one-key form's, which sqlx's migrator uses.
 const PAIR_LOCK_CLASS: i32 = 0x6470_6169; // "dpai"
