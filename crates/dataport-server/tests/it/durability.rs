@@ -18,7 +18,7 @@ fn start(dir: &Path, port: u16, run: usize) -> Daemon {
     Daemon::start(dir, port, &args, &format!("server-{run}"))
 }
 
-fn partial_bytes(dir: &Path) -> u64 {
+pub fn partial_bytes(dir: &Path) -> u64 {
     files_below(&dir.join("blobs"))
         .iter()
         .filter(|path| path.extension().is_some_and(|e| e == "partial"))

@@ -161,6 +161,17 @@ pub fn verify_archive(parts: &[Vec<u8>]) -> Value {
     manifest
 }
 
+/// Downloads every URL of a COMPLETE state body with `http`.
+pub async fn download_urls(http: &reqwest::Client, state: &Value) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    for url in state["urls"].as_array().expect("urls") {
+        let response = http.get(url.as_str().expect("url")).send().await.expect("download");
+        assert_eq!(response.status(), StatusCode::OK);
+        parts.push(response.bytes().await.expect("bytes").to_vec());
+    }
+    parts
+}
+
 /// Downloads every URL of a COMPLETE state body.
 pub async fn download_all(app: &TestApp, state: &Value) -> Vec<Vec<u8>> {
     let mut parts = Vec::new();

@@ -13,5 +13,6 @@ mod limits;
 mod oauth;
 mod operator;
 mod routing;
+mod scaleout;
 mod security;
 mod success;

@@ -111,6 +111,8 @@ const PAIR_LOCK_CLASS: i32 = 0x6470_6169; // "dpai"
 
 /// How long a statement waits for a row or advisory lock before it fails as unavailable, like
 /// SQLite's busy timeout.
+/// How long a call waits for a connection before the database counts as unavailable.
+const ACQUIRE: Duration = Duration::from_secs(3);
 const LOCK_TIMEOUT: &str = "10s";
 
 impl PgStore {
@@ -135,10 +137,11 @@ impl PgStore {
         let closed = migrating.close().await.map_err(pg_error);
         migrated?;
         closed?;
-        // Per node: N nodes take up to 16 × N of the server's `max_connections`.
+        // Per node: N nodes take up to 16 × N of the server's `max_connections`. While the
+        // server is down, a request waits at most ACQUIRE for a connection, then is answered 503.
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE)
             .connect_with(options.options([("lock_timeout", LOCK_TIMEOUT)]))
             .await
             .map_err(pg_error)?;
