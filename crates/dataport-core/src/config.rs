@@ -239,6 +239,20 @@ impl Config {
     }
 }
 
+/// `url` with any password replaced by `***`, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Parses `kid:secret` pairs (secret base64url, at least 32 bytes), comma-separated.
 pub fn parse_signing_keys(spec: &str) -> Result<Vec<SigningKey>, String> {
     spec.split(',')
@@ -339,6 +353,19 @@ mod tests {
         assert!(ProxyList::parse("10.0.0.0/33").is_err());
         assert!(ProxyList::parse("proxy.example").is_err());
         assert!(ProxyList::parse("").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cr%3At@db.internal:5432/dp?sslmode=require"),
+            "postgres://app:***@db.internal:5432/dp?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://app@db/dp"), "postgres://app@db/dp");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/dataport/dataport.sqlite"),
+            "sqlite:///var/lib/dataport/dataport.sqlite"
+        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ impl Dataport {
             None => Catalogue::built_in(),
         };
         let url = config.database_url();
-        let store = store::open(&url).await.map_err(|source| StartError::Store { url, source })?;
+        let store =
+            store::open(&url).await.map_err(|source| StartError::Store { url: config::redact_url(&url), source })?;
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir())?);
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]

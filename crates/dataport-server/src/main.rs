@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use dataport_core::Config;
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
-use dataport_core::config::{Limits, ProxyList, Role, parse_signing_keys};
+use dataport_core::config::{Limits, ProxyList, Role, parse_signing_keys, redact_url};
 use dataport_core::consent::Duration;
 use dataport_core::demo::{self, DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER};
 use dataport_server::Application;
@@ -39,7 +39,8 @@ pub(crate) struct DataDir {
     /// Directory holding the embedded database, archives and signing key.
     #[arg(long, env = "DATAPORT_DATA_DIR", default_value = "./dataport-data")]
     pub(crate) data_dir: PathBuf,
-    /// Database URL (sqlite://PATH); default: sqlite://<data-dir>/dataport.sqlite.
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB; default:
+    /// sqlite://<data-dir>/dataport.sqlite.
     #[arg(long, env = "DATAPORT_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
     /// Resource-group catalogue (TOML); default: Google's 73 groups on emulator data.
@@ -201,7 +202,7 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
             Command::Migrate(args) => {
                 admin::open(&args).await?.close().await;
-                println!("database {} is up to date", args.config().database_url());
+                println!("database {} is up to date", redact_url(&args.config().database_url()));
                 Ok(())
             }
         }

@@ -45,6 +45,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(PgStore::open(url).await?));
     }
+    let url = crate::config::redact_url(url);
     Err(StoreError::Database(format!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")))
 }
 
