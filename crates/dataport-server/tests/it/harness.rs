@@ -275,35 +275,48 @@ impl Daemon {
 
     /// Initiates an export of `group` and waits (at most 120 s) for it; returns the first URL.
     pub async fn export(http: &reqwest::Client, base: &str, token: &str, group: &str) -> String {
-        let reply: Value = http
-            .post(format!("{base}/v1/portabilityArchive:initiate"))
+        let id = initiate_over_http(http, base, token, group).await;
+        let state = poll_state(http, base, token, &id, Duration::from_secs(120)).await;
+        assert_eq!(state["state"], "COMPLETE", "{state}");
+        state["urls"][0].as_str().expect("url").to_owned()
+    }
+}
+
+/// Initiates an export of `group` at the server `base`; returns the job id.
+pub async fn initiate_over_http(http: &reqwest::Client, base: &str, token: &str, group: &str) -> String {
+    let reply: Value = http
+        .post(format!("{base}/v1/portabilityArchive:initiate"))
+        .bearer_auth(token)
+        .body(format!(r#"{{"resources":["{group}"]}}"#))
+        .send()
+        .await
+        .expect("initiate")
+        .json()
+        .await
+        .expect("json");
+    reply["archiveJobId"].as_str().unwrap_or_else(|| panic!("{reply}")).to_owned()
+}
+
+/// Polls a job's state at the server `base` until it leaves IN_PROGRESS (at most `timeout`),
+/// checking that no URL is handed out before; returns the state body.
+pub async fn poll_state(http: &reqwest::Client, base: &str, token: &str, id: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state: Value = http
+            .get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState"))
             .bearer_auth(token)
-            .body(format!(r#"{{"resources":["{group}"]}}"#))
             .send()
             .await
-            .expect("initiate")
+            .expect("state")
             .json()
             .await
             .expect("json");
-        let id = reply["archiveJobId"].as_str().expect("id").to_owned();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let state: Value = http
-                .get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("state")
-                .json()
-                .await
-                .expect("json");
-            if state["state"] == "COMPLETE" {
-                return state["urls"][0].as_str().expect("url").to_owned();
-            }
-            assert_eq!(state["state"], "IN_PROGRESS", "{state}");
-            assert!(Instant::now() < deadline, "export did not finish");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if state["state"] != "IN_PROGRESS" {
+            return state;
         }
+        assert!(state.get("urls").is_none(), "no URL before COMPLETE: {state}");
+        assert!(Instant::now() < deadline, "job {id} still in progress after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -152,23 +152,7 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
         .await
         .expect("json");
     let id = job["archiveJobId"].as_str().expect("job").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let state = loop {
-        let state: Value = http
-            .get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json");
-        if state["state"] != "IN_PROGRESS" {
-            break state;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let state = crate::harness::poll_state(&http, &base, &access, &id, Duration::from_secs(30)).await;
     let url = state["urls"][0].as_str().expect("url");
     let downloaded = http.get(url).send().await.expect("download");
     assert_eq!(downloaded.status(), StatusCode::OK);

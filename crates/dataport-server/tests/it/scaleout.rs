@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::{Daemon, free_port, wait_healthy};
+use crate::harness::{Daemon, free_port, initiate_over_http, poll_state, wait_healthy};
 
 const URL_VAR: &str = "DATAPORT_TEST_POSTGRES_URL";
 
@@ -103,40 +103,13 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
         let user_token = token(dir.path(), &database, &format!("user{u}"), &GROUPS.join(","), "one-time");
         for (g, group) in GROUPS.iter().enumerate() {
             let api = if (u + g) % 2 == 0 { &a } else { &b };
-            let reply: Value = http
-                .post(format!("{api}/v1/portabilityArchive:initiate"))
-                .bearer_auth(&user_token)
-                .body(format!(r#"{{"resources":["{group}"]}}"#))
-                .send()
-                .await
-                .expect("initiate")
-                .json()
-                .await
-                .expect("json");
-            let id = reply["archiveJobId"].as_str().unwrap_or_else(|| panic!("{reply}")).to_owned();
-            jobs.push((user_token.clone(), id));
+            jobs.push((user_token.clone(), initiate_over_http(&http, api, &user_token, group).await));
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(180);
     for (i, (user_token, id)) in jobs.iter().enumerate() {
         // Each API node serves any job's state, and its URLs.
         let api = if i % 2 == 0 { &b } else { &a };
-        let state = loop {
-            let state: Value = http
-                .get(format!("{api}/v1/archiveJobs/{id}/portabilityArchiveState"))
-                .bearer_auth(user_token)
-                .send()
-                .await
-                .expect("state")
-                .json()
-                .await
-                .expect("json");
-            if state["state"] != "IN_PROGRESS" {
-                break state;
-            }
-            assert!(Instant::now() < deadline, "job {id} did not complete");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let state = poll_state(&http, api, user_token, id, Duration::from_secs(180)).await;
         assert_eq!(state["state"], "COMPLETE", "{state}");
         if i % 25 == 0 {
             for url in state["urls"].as_array().expect("urls") {
@@ -201,17 +174,7 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
     wait_healthy(&http, &api).await;
     wait_healthy(&http, &first_base).await;
     let user_token = token(dir.path(), &database, "u", "myactivity.youtube", "one-time");
-    let reply: Value = http
-        .post(format!("{api}/v1/portabilityArchive:initiate"))
-        .bearer_auth(&user_token)
-        .body(r#"{"resources":["myactivity.youtube"]}"#)
-        .send()
-        .await
-        .expect("initiate")
-        .json()
-        .await
-        .expect("json");
-    let id = reply["archiveJobId"].as_str().expect("id").to_owned();
+    let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while crate::durability::partial_bytes(dir.path()) < 4 << 20 {
         assert!(Instant::now() < deadline, "the export made no progress");
@@ -220,23 +183,7 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
     let (_second, second_base) = worker("worker-2");
     wait_healthy(&http, &second_base).await;
     drop(first); // SIGKILL, mid-export
-    let state = loop {
-        let state: Value = http
-            .get(format!("{api}/v1/archiveJobs/{id}/portabilityArchiveState"))
-            .bearer_auth(&user_token)
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json");
-        if state["state"] != "IN_PROGRESS" {
-            break state;
-        }
-        assert!(state.get("urls").is_none(), "no URL before COMPLETE");
-        assert!(Instant::now() < deadline + Duration::from_secs(180), "the job was not taken over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(180)).await;
     assert_eq!(state["state"], "COMPLETE", "{state}");
     let parts = crate::harness::download_urls(&http, &state).await;
     let manifest = crate::harness::verify_archive(&parts);
@@ -327,7 +274,7 @@ async fn a_database_restart_is_unavailable_meanwhile_and_loses_no_job() {
         // The first initiate after the restart may still meet a dead pooled connection.
         let (status, _) = state_of(first.clone()).await;
         if status == StatusCode::OK {
-            break initiate("chrome.history").await;
+            break initiate_over_http(&http, &api, &user_token, "chrome.history").await;
         }
         assert!(Instant::now() < deadline, "the API did not recover: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
