@@ -73,7 +73,7 @@ impl Dataport {
             }
             tokio::select! {
                 _ = &mut wake => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                () = self.store.wait_for_work(IDLE_POLL) => {}
                 _ = shutdown.changed() => {}
             }
         }

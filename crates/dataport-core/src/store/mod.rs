@@ -194,6 +194,12 @@ pub trait Queue: Send + Sync {
     ) -> Result<Vec<String>, StoreError>;
     /// Records that a job's blobs are gone; its URLs stop working if they had not already.
     async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Returns when a job may have become runnable, or after `timeout`. A backend that can be
+    /// told by other nodes (PostgreSQL's LISTEN/NOTIFY) returns early; otherwise this just waits,
+    /// and workers fall back to polling. A spurious return is harmless: the worker claims or not.
+    async fn wait_for_work(&self, timeout: std::time::Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 }
 
 /// The authorization server's records: tokens (by hash), codes, sign-in sessions, pending authorizations.

@@ -292,3 +292,67 @@ async fn a_database_restart_is_unavailable_meanwhile_and_loses_no_job() {
     }
     cluster(pg.path(), Some("stop"));
 }
+
+/// What other nodes must learn fast: a job initiated on an API node is picked up by a worker
+/// node at once (PostgreSQL LISTEN/NOTIFY, not the one-second poll), and a cancel on an API node
+/// stops the export running on a worker node within 2 s (SPEC §15), its partial output deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
+    let Some(database) = fresh_database().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let (_api, api) = node(dir.path(), &database, "api", "api");
+    let port = free_port();
+    let args = [
+        "--no-demo",
+        "--role",
+        "worker",
+        "--database-url",
+        &database,
+        "--workers",
+        "1",
+        "--emulator-group-records",
+        "myactivity.youtube=1200000",
+    ];
+    let _worker = Daemon::start(dir.path(), port, &args, "worker");
+    wait_healthy(&http, &api).await;
+    wait_healthy(&http, &format!("http://127.0.0.1:{port}")).await;
+
+    let mut latencies = Vec::new();
+    for (i, group) in GROUPS.iter().filter(|g| **g != "myactivity.youtube").enumerate() {
+        let user_token = token(dir.path(), &database, &format!("quick{i}"), group, "one-time");
+        let started = Instant::now();
+        let id = initiate_over_http(&http, &api, &user_token, group).await;
+        let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(30)).await;
+        assert_eq!(state["state"], "COMPLETE", "{state}");
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    eprintln!("initiate → COMPLETE across nodes: median {median:?}, max {:?}", latencies[latencies.len() - 1]);
+    assert!(median < Duration::from_millis(400), "workers wait for the poll instead of being told: {latencies:?}");
+
+    let user_token = token(dir.path(), &database, "big", "myactivity.youtube", "one-time");
+    let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::durability::partial_bytes(dir.path()) < 1 << 20 {
+        assert!(Instant::now() < deadline, "the export made no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cancelled = Instant::now();
+    let reply = http
+        .post(format!("{api}/v1/archiveJobs/{id}:cancel"))
+        .bearer_auth(&user_token)
+        .body("{}")
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(reply.status(), StatusCode::OK);
+    while crate::durability::partial_bytes(dir.path()) > 0 {
+        assert!(cancelled.elapsed() < Duration::from_secs(2), "the worker kept exporting a cancelled job");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("cancel on the API node stopped the worker node's export in {:?}", cancelled.elapsed());
+    let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(5)).await;
+    assert_eq!(state["state"], "CANCELLED");
+}

@@ -17,12 +17,15 @@
 //! holder committed.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use dataport_types::{AccessType, State, Timestamp};
+use sqlx::postgres::PgListener;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
+use tokio::sync::Notify;
 
 use super::{Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, Store, StoreError, Users};
 use crate::model::{
@@ -31,9 +34,53 @@ use crate::model::{
 };
 
 /// The PostgreSQL implementation of [`Store`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Woken by [`WORK_CHANNEL`] notifications: a job was created or released somewhere.
+    work: Arc<Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+/// The channel on which a transaction that makes a job runnable notifies every node's workers
+/// (delivered at commit, so a woken worker finds the job).
+const WORK_CHANNEL: &str = "dataport_jobs";
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Listens on [`WORK_CHANNEL`] for as long as the store lives; sqlx's listener reconnects by
+/// itself after a lost connection (notifications sent meanwhile are lost, which polling covers).
+async fn listen(pool: PgPool, work: Arc<Notify>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::debug!(error = %e, "work notifications: cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(WORK_CHANNEL).await {
+            tracing::debug!(error = %e, "work notifications: LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => work.notify_waiters(),
+                // The connection was lost and is re-established: some notifications may be gone.
+                Ok(None) => work.notify_waiters(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "work notifications: receive failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// PostgreSQL's errors in the store's terms. Unavailable (E17, the caller may retry): a connection
@@ -145,7 +192,15 @@ impl PgStore {
             .connect_with(options.options([("lock_timeout", LOCK_TIMEOUT)]))
             .await
             .map_err(pg_error)?;
-        Ok(Self { pool })
+        let work = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen(pool.clone(), work.clone()));
+        Ok(Self { pool, work, listener })
+    }
+
+    /// Tells every node's workers, at commit, that a job may be runnable.
+    async fn notify_work(conn: &mut PgConnection) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, '')").bind(WORK_CHANNEL).execute(&mut *conn).await.map_err(pg_error)?;
+        Ok(())
     }
 
     /// Holds the (user, client) pair until the transaction ends: every transaction that decides on
@@ -227,6 +282,9 @@ impl PgStore {
         .execute(&mut *conn)
         .await
         .map_err(pg_error)?;
+        if done.rows_affected() == 1 {
+            Self::notify_work(conn).await?;
+        }
         Ok(done.rows_affected() == 1)
     }
 

@@ -94,6 +94,7 @@ impl Queue for PgStore {
     }
 
     async fn release(&self, lease: &Lease, reason: &str, not_before: Timestamp) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(pg_error)?;
         let done = sqlx::query(
             "UPDATE jobs SET failure_reason = $1, not_before = $2, lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'IN_PROGRESS'",
@@ -103,10 +104,18 @@ impl Queue for PgStore {
         .bind(&lease.job.id)
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(pg_error)?;
+        if done.rows_affected() == 1 {
+            // Released for another attempt: a worker elsewhere may take it (now or at not_before).
+            Self::notify_work(&mut conn).await?;
+        }
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn wait_for_work(&self, timeout: std::time::Duration) {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 
     async fn jobs_to_sweep(
