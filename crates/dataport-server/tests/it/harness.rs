@@ -253,6 +253,32 @@ impl Daemon {
         Self { child, log }
     }
 
+    /// Starts `dataportd serve` with `args` on a free port and waits until it is healthy; returns
+    /// it with its base URL. A port taken between choosing and binding it (another test's
+    /// connection may get it) is retried with another, up to five times.
+    pub async fn start_healthy(dir: &std::path::Path, args: &[&str], name: &str) -> (Self, String) {
+        let http = reqwest::Client::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut daemon = Self::start(dir, port, args, name);
+            let base = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    return (daemon, base);
+                }
+                if daemon.child.try_wait().expect("wait").is_some() {
+                    let log = daemon.log();
+                    assert!(log.contains("cannot listen"), "{name} exited at start: {log}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{name} did not become healthy: {}", daemon.log());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("{name}: no free port in five tries");
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::{Daemon, free_port, initiate_over_http, poll_state, wait_healthy};
+use crate::harness::{Daemon, initiate_over_http, poll_state};
 
 const URL_VAR: &str = "DATAPORT_TEST_POSTGRES_URL";
 
@@ -30,10 +30,10 @@ async fn fresh_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-fn node(dir: &Path, database: &str, role: &str, name: &str) -> (Daemon, String) {
-    let port = free_port();
+/// A healthy node of `role` on the shared database and blob directory.
+async fn node(dir: &Path, database: &str, role: &str, name: &str) -> (Daemon, String) {
     let args = ["--no-demo", "--role", role, "--database-url", database, "--emulator-records", "200", "--workers", "2"];
-    (Daemon::start(dir, port, &args, name), format!("http://127.0.0.1:{port}"))
+    Daemon::start_healthy(dir, &args, name).await
 }
 
 /// An access token from `dataportd admin token` against the shared database.
@@ -67,12 +67,13 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
     // Migrations run once, under the advisory lock, however many nodes start together.
-    let (api_a, a) = node(dir.path(), &database, "api", "api-a");
-    let (api_b, b) = node(dir.path(), &database, "api", "api-b");
-    let (worker_1, w1) = node(dir.path(), &database, "worker", "worker-1");
-    let (worker_2, w2) = node(dir.path(), &database, "worker", "worker-2");
+    let ((api_a, a), (api_b, b), (worker_1, w1), (worker_2, w2)) = tokio::join!(
+        node(dir.path(), &database, "api", "api-a"),
+        node(dir.path(), &database, "api", "api-b"),
+        node(dir.path(), &database, "worker", "worker-1"),
+        node(dir.path(), &database, "worker", "worker-2"),
+    );
     for base in [&a, &b, &w1, &w2] {
-        wait_healthy(&http, base).await;
         let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz");
         assert_eq!(ready.status(), StatusCode::OK, "{base}");
     }
@@ -152,8 +153,7 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
     let Some(database) = fresh_database().await else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let worker = |name: &str| {
-        let port = free_port();
+    let worker = |name: &'static str| {
         let args = [
             "--no-demo",
             "--role",
@@ -166,13 +166,16 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
             "1",
             "--emulator-group-records",
             "myactivity.youtube=1200000",
-        ];
-        (Daemon::start(dir.path(), port, &args, name), format!("http://127.0.0.1:{port}"))
+        ]
+        .map(str::to_owned);
+        let dir = dir.path().to_owned();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Daemon::start_healthy(&dir, &args, name).await
+        }
     };
-    let (_api, api) = node(dir.path(), &database, "api", "api");
-    let (first, first_base) = worker("worker-1");
-    wait_healthy(&http, &api).await;
-    wait_healthy(&http, &first_base).await;
+    let (_api, api) = node(dir.path(), &database, "api", "api").await;
+    let (first, _) = worker("worker-1").await;
     let user_token = token(dir.path(), &database, "u", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -180,8 +183,7 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
         assert!(Instant::now() < deadline, "the export made no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (_second, second_base) = worker("worker-2");
-    wait_healthy(&http, &second_base).await;
+    let (_second, _) = worker("worker-2").await;
     drop(first); // SIGKILL, mid-export
     let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(180)).await;
     assert_eq!(state["state"], "COMPLETE", "{state}");
@@ -228,10 +230,8 @@ async fn a_database_restart_is_unavailable_meanwhile_and_loses_no_job() {
     let database = cluster(pg.path(), None);
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let (_api, api) = node(dir.path(), &database, "api", "api");
-    let (_worker, worker) = node(dir.path(), &database, "worker", "worker");
-    wait_healthy(&http, &api).await;
-    wait_healthy(&http, &worker).await;
+    let (_api, api) = node(dir.path(), &database, "api", "api").await;
+    let (_worker, _) = node(dir.path(), &database, "worker", "worker").await;
     let user_token = token(dir.path(), &database, "u", "myactivity.search,chrome.history", "one-time");
     let initiate = |group: &'static str| {
         let (http, url, user_token) =
@@ -301,8 +301,7 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
     let Some(database) = fresh_database().await else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let (_api, api) = node(dir.path(), &database, "api", "api");
-    let port = free_port();
+    let (_api, api) = node(dir.path(), &database, "api", "api").await;
     let args = [
         "--no-demo",
         "--role",
@@ -314,9 +313,7 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
         "--emulator-group-records",
         "myactivity.youtube=1200000",
     ];
-    let _worker = Daemon::start(dir.path(), port, &args, "worker");
-    wait_healthy(&http, &api).await;
-    wait_healthy(&http, &format!("http://127.0.0.1:{port}")).await;
+    let (_worker, _) = Daemon::start_healthy(dir.path(), &args, "worker").await;
 
     let mut latencies = Vec::new();
     for (i, group) in GROUPS.iter().filter(|g| **g != "myactivity.youtube").enumerate() {
