@@ -1,9 +1,7 @@
 //! Users' sign-in: Argon2id password hashes (SPEC §10.2, §10.5) and throttling of failed attempts.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -12,7 +10,7 @@ use rand::RngCore;
 
 use crate::Dataport;
 use crate::model::{AuditEntry, User};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// Hashes a password as an Argon2id PHC string with a random salt. CPU-heavy: call it off the
 /// async runtime (`spawn_blocking`).
@@ -54,80 +52,63 @@ impl Default for ThrottlePolicy {
     }
 }
 
-/// Counts failed sign-ins per account and per client address (in this process). Once either
-/// limit is reached, attempts are refused without checking the password until the window moves.
+/// Counts failed sign-ins per account and per client address, in the store, so that every node
+/// of a deployment shares the count. Once either limit is reached, attempts are refused without
+/// checking the password until the window moves.
 ///
-/// An attempt is counted as failed *before* its password is checked ([`LoginThrottle::begin`])
-/// and taken back when it succeeds, so concurrent guesses cannot all pass the check while the
-/// slow Argon2 verifications run: at most the limit of them is ever verified.
+/// An attempt is counted as failed *before* its password is checked ([`LoginThrottle::begin`],
+/// one store transaction) and taken back when it succeeds, so concurrent guesses cannot all pass
+/// the check while the slow Argon2 verifications run: at most the limit of them is ever verified.
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
 /// A sign-in attempt admitted by [`LoginThrottle::begin`], counted as failed until
 /// [`LoginThrottle::succeeded`] takes it back.
 #[derive(Debug)]
 pub struct Attempt {
-    keys: [String; 2],
-    at: Instant,
+    id: String,
+    account: String,
 }
 
 impl LoginThrottle {
     pub fn new(policy: ThrottlePolicy) -> Self {
-        Self { policy, failures: Mutex::new(HashMap::new()) }
+        Self { policy }
     }
 
-    fn account_key(username: &str) -> String {
-        format!("u:{}", username.to_lowercase())
-    }
-
-    fn keys(username: &str, address: Option<IpAddr>) -> [String; 2] {
-        [Self::account_key(username), format!("a:{}", address.map(|a| a.to_string()).unwrap_or_default())]
-    }
-
-    /// Admits an attempt and counts it as failed, or `Err(seconds)` when the account or the
+    /// Admits an attempt and counts it as failed, or `Ok(Err(seconds))` when the account or the
     /// address is locked out (the attempt is then not counted).
-    pub fn begin(&self, username: &str, address: Option<IpAddr>) -> Result<Attempt, u64> {
-        let now = Instant::now();
-        let keys = Self::keys(username, address);
-        let Ok(mut failures) = self.failures.lock() else { return Err(1) };
-        if failures.len() > 100_000 {
-            failures.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < self.policy.window));
-        }
+    pub async fn begin(
+        &self,
+        store: &dyn Store,
+        username: &str,
+        address: IpAddr,
+    ) -> Result<Result<Attempt, u64>, StoreError> {
+        let now = Timestamp::now();
+        let window = i64::try_from(self.policy.window.as_secs()).unwrap_or(i64::MAX);
+        let account = format!("u:{}", username.to_lowercase());
+        let keys = [account.clone(), format!("a:{address}")];
+        let limits = [self.policy.per_account, self.policy.per_address];
         let mut wait = 0;
-        for (key, limit) in keys.iter().zip([self.policy.per_account, self.policy.per_address]) {
-            if let Some(times) = failures.get_mut(key) {
-                times.retain(|t| now.duration_since(*t) < self.policy.window);
-                if times.len() >= limit
-                    && let Some(oldest) = times.first()
-                {
-                    let left = self.policy.window.saturating_sub(now.duration_since(*oldest));
-                    wait = wait.max(left.as_secs().max(1));
+        let mut admit = |seen: &[(u32, Option<Timestamp>)]| {
+            for ((count, oldest), limit) in seen.iter().zip(limits) {
+                if *count as usize >= limit {
+                    let left =
+                        oldest.map_or(window, |at| (at.plus_seconds(window).micros() - now.micros()) / 1_000_000);
+                    wait = wait.max(left.max(1) as u64);
                 }
             }
-        }
-        if wait > 0 {
-            return Err(wait);
-        }
-        for key in &keys {
-            failures.entry(key.clone()).or_default().push(now);
-        }
-        Ok(Attempt { keys, at: now })
+            wait == 0
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let admitted = store.begin_sign_in(&id, &keys, now.plus_seconds(-window), now, &mut admit).await?;
+        Ok(if admitted { Ok(Attempt { id, account }) } else { Err(wait) })
     }
 
     /// The attempt's password was right: it no longer counts, and the account's earlier
     /// failures are forgiven.
-    pub fn succeeded(&self, attempt: Attempt) {
-        if let Ok(mut failures) = self.failures.lock() {
-            let [account, address] = attempt.keys;
-            failures.remove(&account);
-            if let Some(times) = failures.get_mut(&address)
-                && let Some(i) = times.iter().position(|t| *t == attempt.at)
-            {
-                times.remove(i);
-            }
-        }
+    pub async fn succeeded(&self, store: &dyn Store, attempt: Attempt) -> Result<(), StoreError> {
+        store.sign_in_succeeded(&attempt.id, &attempt.account).await
     }
 }
 
@@ -152,7 +133,8 @@ impl Dataport {
     /// and `address` before the password is checked, an unknown username is checked against
     /// the decoy hash, and a failure is audited.
     pub async fn sign_in(&self, username: &str, password: &str, address: IpAddr) -> Result<User, SignInError> {
-        let attempt = self.login_throttle.begin(username, Some(address)).map_err(SignInError::Throttled)?;
+        let attempt =
+            self.login_throttle.begin(self.store.as_ref(), username, address).await?.map_err(SignInError::Throttled)?;
         let credentials = self.store.credentials(username).await?;
         let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
         let (decoy, password) = (self.decoy.clone(), password.to_owned());
@@ -162,7 +144,7 @@ impl Dataport {
                 .unwrap_or(false);
         match credentials {
             Some(c) if right => {
-                self.login_throttle.succeeded(attempt);
+                self.login_throttle.succeeded(self.store.as_ref(), attempt).await?;
                 if c.user.disabled { Err(SignInError::Disabled(c.user.username)) } else { Ok(c.user) }
             }
             _ => {
@@ -211,34 +193,5 @@ mod tests {
         assert!(verify_password("correct horse", &a));
         assert!(!verify_password("wrong", &a));
         assert!(!verify_password("x", "not a phc string"));
-    }
-
-    #[test]
-    fn throttles_per_account_and_per_address() {
-        let throttle =
-            LoginThrottle::new(ThrottlePolicy { per_account: 2, per_address: 3, window: Duration::from_secs(60) });
-        let ip: IpAddr = "127.0.0.1".parse().expect("ip");
-        let other: IpAddr = "127.0.0.2".parse().expect("ip");
-        throttle.begin("alice", Some(ip)).expect("first");
-        throttle.begin("Alice", Some(other)).expect("second");
-        assert!(throttle.begin("alice", None).is_err(), "account locked whatever the address");
-        throttle.begin("bob", Some(ip)).expect("second from ip");
-        throttle.begin("carol", Some(ip)).expect("third from ip");
-        assert!(throttle.begin("dave", Some(ip)).is_err(), "address locked whatever the account");
-        let erin = throttle.begin("erin", Some(other)).expect("second from the other address");
-        throttle.succeeded(erin);
-        throttle.begin("frank", Some(other)).expect("a success gives its attempt back");
-    }
-
-    #[test]
-    fn attempts_count_before_they_are_checked() {
-        let throttle =
-            LoginThrottle::new(ThrottlePolicy { per_account: 5, per_address: 100, window: Duration::from_secs(60) });
-        let admitted: Vec<_> = (0..40).filter_map(|_| throttle.begin("alice", None).ok()).collect();
-        assert_eq!(admitted.len(), 5, "in-flight attempts count");
-        for attempt in admitted {
-            throttle.succeeded(attempt);
-        }
-        assert!(throttle.begin("alice", None).is_ok(), "a success forgives the account");
     }
 }

@@ -37,6 +37,7 @@ where
     refresh_reuse_revokes_the_family(open().await).await;
     concurrent_rotations_leave_no_live_token(open().await).await;
     sessions_pending_requests_and_pruning(open().await).await;
+    concurrent_sign_in_attempts_are_counted_one_after_another(open().await).await;
     the_audit_log_appends_and_reads_the_newest(open().await).await;
     let now = Timestamp::now();
     tracing::debug!(at = %now, "store conformance suite passed");
@@ -477,6 +478,46 @@ async fn sessions_pending_requests_and_pruning(store: Arc<dyn Store>) {
     assert_eq!(store.code("gone").await.expect("store"), None);
     assert!(store.code("kept").await.expect("store").is_some(), "kept a day for replay detection");
     assert!(store.session("s1", now).await.expect("store").is_some(), "live sessions stay");
+}
+
+async fn concurrent_sign_in_attempts_are_counted_one_after_another(store: Arc<dyn Store>) {
+    let keys = vec!["u:alice".to_owned(), "a:198.51.100.7".to_owned()];
+    let attempts = (0..12).map(|i| {
+        let (store, keys) = (store.clone(), keys.clone());
+        tokio::spawn(async move {
+            // The rule under test: at most 5 attempts per key in the window.
+            let mut admit = |seen: &[(u32, Option<Timestamp>)]| seen.iter().all(|(n, _)| *n < 5);
+            store.begin_sign_in(&format!("try-{i}"), &keys, at(0), at(10), &mut admit).await.expect("store")
+        })
+    });
+    let mut admitted = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        admitted += usize::from(attempt.await.expect("join"));
+    }
+    assert_eq!(admitted, 5, "exactly the limit of 12 concurrent attempts is admitted");
+    let mut seen_now = Vec::new();
+    let mut look = |seen: &[(u32, Option<Timestamp>)]| {
+        seen_now = seen.to_vec();
+        false
+    };
+    assert!(!store.begin_sign_in("look", &keys, at(0), at(11), &mut look).await.expect("store"));
+    assert_eq!(seen_now, [(5, Some(at(10))), (5, Some(at(10)))]);
+    let mut look = |seen: &[(u32, Option<Timestamp>)]| {
+        assert_eq!(seen, [(0, None), (0, None)], "outside the window nothing counts");
+        false
+    };
+    store.begin_sign_in("late", &keys, at(20), at(21), &mut look).await.expect("store");
+    // A success takes its own attempt back and forgives the account, not the address.
+    let mut admit_all = |_: &[(u32, Option<Timestamp>)]| true;
+    assert!(store.begin_sign_in("right", &keys, at(0), at(12), &mut admit_all).await.expect("store"));
+    store.sign_in_succeeded("right", "u:alice").await.expect("store");
+    let mut counted = Vec::new();
+    let mut look = |seen: &[(u32, Option<Timestamp>)]| {
+        counted = seen.iter().map(|(n, _)| *n).collect();
+        false
+    };
+    store.begin_sign_in("look", &keys, at(0), at(13), &mut look).await.expect("store");
+    assert_eq!(counted, [0, 5]);
 }
 
 async fn the_audit_log_appends_and_reads_the_newest(store: Arc<dyn Store>) {

@@ -74,6 +74,10 @@ pub enum Rotation {
 /// access type, or `None` to create nothing.
 pub type InitiateDecision<'d> = dyn for<'a> FnMut(&'a [Grant], &'a [Job]) -> Option<AccessType> + Send + 'd;
 
+/// Core's decision inside [`Auth::begin_sign_in`]: given, for each key, how many attempts it had
+/// in the window and when the oldest of them was, whether this attempt may go ahead.
+pub type SignInDecision<'d> = dyn for<'a> FnMut(&'a [(u32, Option<Timestamp>)]) -> bool + Send + 'd;
+
 /// Everything dataport persists. Implementations: [`SqliteStore`], [`PgStore`].
 #[async_trait]
 pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit {
@@ -209,9 +213,22 @@ pub trait Auth: Send + Sync {
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     async fn insert_session(&self, session: &Session, now: Timestamp) -> Result<(), StoreError>;
     async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
+    /// Counts sign-in attempt `attempt` against each of `keys` if `admit` allows it, shown each
+    /// key's attempts since `since`, all in one transaction that holds the keys: concurrent
+    /// attempts, on any node, are counted one after another. True when admitted.
+    async fn begin_sign_in(
+        &self,
+        attempt: &str,
+        keys: &[String],
+        since: Timestamp,
+        now: Timestamp,
+        admit: &mut SignInDecision<'_>,
+    ) -> Result<bool, StoreError>;
+    /// Takes back `attempt` (its password was right) and forgets the attempts of `forgive`.
+    async fn sign_in_succeeded(&self, attempt: &str, forgive: &str) -> Result<(), StoreError>;
     /// Deletes expired sessions and pending authorizations, and codes a day past their expiry
-    /// (kept that long so that a late replay still revokes what the code issued). Returns how
-    /// many rows went.
+    /// (kept that long so that a late replay still revokes what the code issued), and sign-in
+    /// attempts older than a day. Returns how many sessions, requests and codes went.
     async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
     async fn insert_pending(&self, pending: &PendingAuthorization, now: Timestamp) -> Result<(), StoreError>;
     async fn pending(&self, id: &str, now: Timestamp) -> Result<Option<PendingAuthorization>, StoreError>;

@@ -49,6 +49,66 @@ impl Auth for PgStore {
         .transpose()
     }
 
+    async fn begin_sign_in(
+        &self,
+        attempt: &str,
+        keys: &[String],
+        since: Timestamp,
+        now: Timestamp,
+        admit: &mut SignInDecision<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        // Hold every key (in a fixed order, so two attempts cannot deadlock) until commit.
+        let mut held: Vec<&String> = keys.iter().collect();
+        held.sort();
+        held.dedup();
+        for key in held {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(SIGN_IN_LOCK_CLASS)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+        }
+        let mut seen = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (count, oldest): (i64, Option<i64>) =
+                sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_attempts WHERE key = $1 AND at >= $2")
+                    .bind(key)
+                    .bind(since.micros())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(pg_error)?;
+            seen.push((u32::try_from(count).unwrap_or(u32::MAX), oldest.map(Timestamp::from_micros)));
+        }
+        if !admit(&seen) {
+            return Ok(false);
+        }
+        for key in keys {
+            sqlx::query("INSERT INTO sign_in_attempts (attempt, key, at) VALUES ($1, $2, $3)")
+                .bind(attempt)
+                .bind(key)
+                .bind(now.micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(true)
+    }
+
+    async fn sign_in_succeeded(&self, attempt: &str, forgive: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        for (sql, value) in [
+            ("DELETE FROM sign_in_attempts WHERE attempt = $1", attempt),
+            ("DELETE FROM sign_in_attempts WHERE key = $1", forgive),
+        ] {
+            sqlx::query(sql).bind(value).execute(&mut *tx).await.map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(())
+    }
+
     async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg_error)?;
         let mut pruned = 0;
@@ -59,6 +119,11 @@ impl Auth for PgStore {
         ] {
             pruned += sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await.map_err(pg_error)?.rows_affected();
         }
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at < $1")
+            .bind(now.plus_seconds(-86_400).micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
         Ok(pruned)
     }

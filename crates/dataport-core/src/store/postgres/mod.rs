@@ -27,7 +27,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use tokio::sync::Notify;
 
-use super::{Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, Store, StoreError, Users};
+use super::{
+    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError, Users,
+};
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
     Session, TokenKind, TokenRecord, User,
@@ -155,6 +157,8 @@ mod tests;
 /// The first key of the two-key advisory locks that hold a (user, client) pair. The two-key
 /// form's key space is separate from the one-key form's, which sqlx's migrator uses.
 const PAIR_LOCK_CLASS: i32 = 0x6470_6169; // "dpai"
+/// The advisory-lock class of sign-in keys ([`Auth::begin_sign_in`]).
+const SIGN_IN_LOCK_CLASS: i32 = 0x6470_7369; // "dpsi"
 
 /// How long a statement waits for a row or advisory lock before it fails as unavailable, like
 /// SQLite's busy timeout.

@@ -45,6 +45,54 @@ impl Auth for SqliteStore {
         .transpose()
     }
 
+    async fn begin_sign_in(
+        &self,
+        attempt: &str,
+        keys: &[String],
+        since: Timestamp,
+        now: Timestamp,
+        admit: &mut SignInDecision<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
+        let mut seen = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (count, oldest): (i64, Option<i64>) =
+                sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_attempts WHERE key = ? AND at >= ?")
+                    .bind(key)
+                    .bind(since.micros())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(sqlite_error)?;
+            seen.push((u32::try_from(count).unwrap_or(u32::MAX), oldest.map(Timestamp::from_micros)));
+        }
+        if !admit(&seen) {
+            return Ok(false);
+        }
+        for key in keys {
+            sqlx::query("INSERT INTO sign_in_attempts (attempt, key, at) VALUES (?, ?, ?)")
+                .bind(attempt)
+                .bind(key)
+                .bind(now.micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(true)
+    }
+
+    async fn sign_in_succeeded(&self, attempt: &str, forgive: &str) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
+        for (sql, value) in [
+            ("DELETE FROM sign_in_attempts WHERE attempt = ?", attempt),
+            ("DELETE FROM sign_in_attempts WHERE key = ?", forgive),
+        ] {
+            sqlx::query(sql).bind(value).execute(&mut *tx).await.map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(())
+    }
+
     async fn prune_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let mut pruned = 0;
@@ -56,6 +104,11 @@ impl Auth for SqliteStore {
             pruned +=
                 sqlx::query(sql).bind(before.micros()).execute(&mut *tx).await.map_err(sqlite_error)?.rows_affected();
         }
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at < ?")
+            .bind(now.plus_seconds(-86_400).micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
         tx.commit().await.map_err(sqlite_error)?;
         Ok(pruned)
     }

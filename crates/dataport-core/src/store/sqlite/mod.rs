@@ -14,7 +14,9 @@ use dataport_types::{AccessType, State, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, Store, StoreError, Users};
+use super::{
+    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError, Users,
+};
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
     Session, TokenKind, TokenRecord, User,
