@@ -6,10 +6,9 @@
 //! are capped per client address and per job ([`DownloadSlots`]); the audit entry is written
 //! when the response ends and records the bytes actually handed to the connection.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -27,6 +26,7 @@ use dataport_types::{Code, Status};
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
+use crate::slots::{Slot, Slots};
 
 /// The signature in a URL's query (`exp`, `kid`, `sig`), if complete and well-formed.
 fn signature(query: Option<&str>) -> Option<Signature> {
@@ -66,52 +66,21 @@ fn busy() -> Response {
     response
 }
 
-/// Downloads streaming at once, per client address and per job (in this process).
+/// Downloads streaming at once, capped per client address and per job (in this process).
 pub struct DownloadSlots {
     per_address: usize,
     per_job: usize,
-    open: Mutex<HashMap<String, usize>>,
-}
-
-/// A download's place in [`DownloadSlots`], given back when its response body is dropped.
-pub struct DownloadSlot {
-    slots: Arc<DownloadSlots>,
-    keys: [String; 2],
+    open: Arc<Slots>,
 }
 
 impl DownloadSlots {
     pub fn new(per_address: usize, per_job: usize) -> Self {
-        Self { per_address, per_job, open: Mutex::new(HashMap::new()) }
+        Self { per_address, per_job, open: Arc::default() }
     }
 
     /// A slot for a download of `job` to `address`, if both are under their caps.
-    pub fn take(self: &Arc<Self>, address: IpAddr, job: &str) -> Option<DownloadSlot> {
-        let keys = [format!("a:{address}"), format!("j:{job}")];
-        let mut open = self.open.lock().ok()?;
-        let full =
-            keys.iter().zip([self.per_address, self.per_job]).any(|(k, cap)| open.get(k).copied().unwrap_or(0) >= cap);
-        if full {
-            return None;
-        }
-        for key in &keys {
-            *open.entry(key.clone()).or_default() += 1;
-        }
-        Some(DownloadSlot { slots: self.clone(), keys })
-    }
-}
-
-impl Drop for DownloadSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.slots.open.lock() {
-            for key in &self.keys {
-                if let Some(n) = open.get_mut(key) {
-                    *n -= 1;
-                    if *n == 0 {
-                        open.remove(key);
-                    }
-                }
-            }
-        }
+    pub fn take(&self, address: IpAddr, job: &str) -> Option<Slot> {
+        self.open.take(&[(format!("a:{address}"), self.per_address), (format!("j:{job}"), self.per_job)])
     }
 }
 
@@ -123,7 +92,7 @@ struct Sending {
     len: u64,
     sent: u64,
     audit: Option<(Arc<Dataport>, AuditEntry)>,
-    _slot: DownloadSlot,
+    _slot: Slot,
 }
 
 impl Stream for Sending {

@@ -16,6 +16,7 @@ mod params;
 mod rate_limit;
 mod respond;
 mod serve;
+mod slots;
 
 use std::future::Future;
 use std::net::SocketAddr;

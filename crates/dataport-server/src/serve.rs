@@ -5,12 +5,11 @@
 //! client address (the next one is answered 503). Shutdown stops accepting, lets in-flight
 //! requests finish (bounded by [`DRAIN`]), then returns.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
+
+use crate::slots::Slots;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -48,7 +49,7 @@ pub async fn serve(
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let permits = Arc::new(Semaphore::new(limits.connections.max(1)));
-    let per_address = Arc::new(AddressCounts::default());
+    let per_address = Arc::new(Slots::default());
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -72,8 +73,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let ip = peer.ip().to_canonical();
-        let slot = if proxies.contains(ip) { None } else { per_address.take(ip, limits.connections_per_address) };
-        if slot.is_none() && !proxies.contains(ip) {
+        let trusted = proxies.contains(ip);
+        let slot = if trusted { None } else { per_address.take(&[(ip.to_string(), limits.connections_per_address)]) };
+        if slot.is_none() && !trusted {
             tracing::warn!(%peer, "too many connections from one address");
             connections.spawn(async move {
                 refuse(stream).await;
@@ -132,41 +134,6 @@ async fn refuse(mut stream: TcpStream) {
         io::Result::Ok(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
-}
-
-/// Open connections per client address.
-#[derive(Default)]
-struct AddressCounts(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection's place in [`AddressCounts`], given back on drop.
-struct AddressSlot {
-    counts: Arc<AddressCounts>,
-    ip: IpAddr,
-}
-
-impl AddressCounts {
-    fn take(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<AddressSlot> {
-        let mut counts = self.0.lock().ok()?;
-        let count = counts.entry(ip).or_default();
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(AddressSlot { counts: self.clone(), ip })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        if let Ok(mut counts) = self.counts.0.lock()
-            && let Some(count) = counts.get_mut(&self.ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
 }
 
 /// A connection whose writes must make progress: a write that stays blocked for `timeout`
