@@ -22,6 +22,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the records live (SPEC §15); `None`: `sqlite://<data_dir>/dataport.sqlite`.
     pub database_url: Option<String>,
+    /// Where archive parts live (SPEC §15); `None`: `file://<data_dir>/blobs`.
+    pub blob_url: Option<String>,
+    /// Answer a download with a 302 to a presigned URL of the blob store, where it has them
+    /// (S3), instead of streaming the part through this server.
+    pub download_redirect: bool,
     /// Origin that clients reach the server at, e.g. `http://127.0.0.1:8080`; used in URLs.
     pub public_origin: String,
     /// ErrorInfo `domain`.
@@ -181,6 +186,8 @@ impl Config {
         Self {
             data_dir: data_dir.to_owned(),
             database_url: None,
+            blob_url: None,
+            download_redirect: false,
             public_origin: "http://127.0.0.1:8080".to_owned(),
             error_domain: "dataportability.googleapis.com".to_owned(),
             catalogue_path: None,
@@ -224,6 +231,11 @@ impl Config {
                 }
             ));
         }
+        if self.download_redirect && !self.blob_url().starts_with("s3://") {
+            return Err("--download-redirect needs an S3 blob store (--blob-url s3://…): only S3 has presigned URLs \
+                        to redirect to"
+                .to_owned());
+        }
         Ok(())
     }
 
@@ -234,8 +246,9 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dataport.sqlite").display()))
     }
 
-    pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
+    /// The blob store URL in force: the configured one, or the embedded default.
+    pub fn blob_url(&self) -> String {
+        self.blob_url.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("blobs").display()))
     }
 }
 

@@ -74,6 +74,25 @@ impl Dataport {
         })
     }
 
+    /// Where to send the client instead of streaming the part through this node: with
+    /// `download_redirect` on and a blob store that presigns (S3), a URL of the blob itself, valid
+    /// for at most five minutes and never past the signed URL's own expiry (a download started
+    /// in time runs to its end). `None`: stream it.
+    pub async fn download_redirect(&self, download: &Download, signature: &Signature) -> Option<String> {
+        if !self.config.download_redirect {
+            return None;
+        }
+        let left = signature.expires.saturating_sub(Timestamp::now().unix_seconds()).clamp(1, 300);
+        let expires_in = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(1));
+        match self.blobs.presigned_get(&download.blob_key, expires_in).await {
+            Ok(url) => url,
+            Err(e) => {
+                tracing::warn!(job = %download.job_id, error = %e, "download: could not presign; streaming instead");
+                None
+            }
+        }
+    }
+
     /// Streams `len` bytes of the part from `offset` in chunks of at most `chunk` bytes, each
     /// read when the stream asks for it.
     pub async fn read_part(

@@ -1,7 +1,8 @@
 //! The durable job engine (SPEC §7).
 //!
 //! The job row is the queue item. A worker claims the oldest runnable job with a lease, keeps the
-//! lease alive with heartbeats while the export runs on a blocking thread, and records the result
+//! lease alive with heartbeats while the export runs on a blocking thread (lease times by the
+//! database's clock, so that nodes' clocks need not agree), and records the result
 //! with writes fenced by (attempt, owner): a worker that lost its lease — because the job was
 //! cancelled or because it stalled and another worker took over — can change nothing. A crashed
 //! worker's job is claimed again once its lease expires. Each attempt writes below its own blob
@@ -61,8 +62,11 @@ impl Dataport {
             let wake = self.wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
-            let now = Timestamp::now();
-            match self.store.claim(&owner, now.plus_seconds(self.config.lease_seconds), now).await {
+            let claimed = match self.store.clock().await {
+                Ok(now) => self.store.claim(&owner, now.plus_seconds(self.config.lease_seconds), now).await,
+                Err(e) => Err(e),
+            };
+            match claimed {
                 Ok(Some(lease)) => {
                     let span = tracing::info_span!("job", id = %lease.job.id, attempt = lease.attempt);
                     self.run_attempt(lease, shutdown.clone()).instrument(span).await;
@@ -91,7 +95,7 @@ impl Dataport {
         if let Ok(mut running) = self.running.lock() {
             running.remove(&job.id);
         }
-        let now = Timestamp::now();
+        let now = self.store.clock().await.unwrap_or_else(|_| Timestamp::now());
         let recorded = match &outcome {
             Outcome::Complete(parts) => self.store.complete(&lease, parts, now).await,
             Outcome::Cancelled => Ok(false),
@@ -170,8 +174,11 @@ impl Dataport {
                     }
                 }
                 _ = ticker.tick() => {
-                    let now = Timestamp::now();
-                    match self.store.heartbeat(lease, now.plus_seconds(self.config.lease_seconds)).await {
+                    let renewed = match self.store.clock().await {
+                        Ok(now) => self.store.heartbeat(lease, now.plus_seconds(self.config.lease_seconds)).await,
+                        Err(e) => Err(e),
+                    };
+                    match renewed {
                         Ok(true) => {}
                         Ok(false) => cancelled.store(true, Ordering::Relaxed),
                         Err(e) => tracing::warn!(error = %e, "heartbeat failed"),

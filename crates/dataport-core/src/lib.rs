@@ -24,6 +24,8 @@ pub mod portability;
 pub mod signing;
 pub mod sources;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod users;
 
 use std::collections::HashMap;
@@ -35,7 +37,7 @@ use tokio::sync::Notify;
 pub use config::Config;
 pub use error::ApiError;
 
-use blob::{BlobStore, LocalBlobStore};
+use blob::BlobStore;
 use catalogue::Catalogue;
 use emulator::Emulator;
 use signing::UrlSigner;
@@ -88,7 +90,7 @@ impl Dataport {
         let url = config.database_url();
         let store =
             store::open(&url).await.map_err(|source| StartError::Store { url: config::redact_url(&url), source })?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir())?);
+        let blobs = blob::open(&config.blob_url(), store.clone())?;
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
         } else {
@@ -124,6 +126,12 @@ impl Dataport {
     #[cfg(any(test, feature = "testing"))]
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The blob store itself, for tests, like [`Dataport::store`].
+    #[cfg(any(test, feature = "testing"))]
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 
     /// Whether this node can serve (SPEC §15 `/readyz`): the database and the blob store answer.

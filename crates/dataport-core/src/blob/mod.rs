@@ -1,20 +1,29 @@
 //! Blob storage for archive parts, behind one trait shaped like `object_store`'s: a staged
 //! writer that commits or discards, ranged reads as a stream, listing and deleting by prefix.
-//! [`local::LocalBlobStore`] keeps blobs as files under a directory.
+//! [`local::LocalBlobStore`] keeps blobs as files under a directory, [`s3::S3BlobStore`] as
+//! objects in an S3 bucket; [`open`] picks one by URL (SPEC §15).
 //!
 //! A blob becomes visible under its key only when it is complete, so no reader can ever see a
 //! half-written part; keys are unique per attempt (`jobs/<id>/<attempt>/…`), so correctness never
 //! rests on a backend's conditional writes.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod local;
+pub mod s3;
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
 pub use local::LocalBlobStore;
+pub use s3::S3BlobStore;
+
+use crate::store::Uploads;
 
 /// Errors of the blob store.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +32,25 @@ pub enum BlobError {
     InvalidKey(String),
     #[error("blob store I/O: {0}")]
     Io(#[from] io::Error),
+    #[error("blob {0} does not exist")]
+    NotFound(String),
+    #[error("blob store: {0}")]
+    Remote(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Opens the blob store a URL names: `file://DIR` (created if missing) or
+/// `s3://BUCKET[/PREFIX]?endpoint=…&region=…&path_style=true`. `uploads` records S3 multipart
+/// uploads in progress so that they can be aborted after a crash.
+pub fn open(url: &str, uploads: Arc<dyn Uploads>) -> Result<Arc<dyn BlobStore>, BlobError> {
+    if let Some(dir) = url.strip_prefix("file://") {
+        return Ok(Arc::new(LocalBlobStore::open(std::path::Path::new(dir))?));
+    }
+    if url.starts_with("s3://") {
+        return Ok(Arc::new(S3BlobStore::open(url, uploads)?));
+    }
+    Err(BlobError::Config(format!("unsupported blob URL {url:?}: expected file://DIR or s3://BUCKET?endpoint=…")))
 }
 
 /// The chunks of a blob as a reader consumes them.
@@ -55,6 +83,13 @@ pub trait BlobStore: Send + Sync {
 
     /// Deletes every blob below `prefix/`, committed or still staged (a no-op when there are none).
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+
+    /// A URL at which the committed blob `key` can be fetched without credentials for
+    /// `expires_in`, if the backend has such URLs (S3 presigned URLs); `None` otherwise.
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>, BlobError> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// Whether `key` is a relative path of plain segments (no `..`, no empty or `.` segment, no

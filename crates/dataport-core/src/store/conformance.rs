@@ -39,6 +39,8 @@ where
     sessions_pending_requests_and_pruning(open().await).await;
     concurrent_sign_in_attempts_are_counted_one_after_another(open().await).await;
     the_audit_log_appends_and_reads_the_newest(open().await).await;
+    uploads_are_recorded_until_forgotten_and_found_by_prefix(open().await).await;
+    the_clock_is_the_databases_and_close_to_ours(open().await).await;
     let now = Timestamp::now();
     tracing::debug!(at = %now, "store conformance suite passed");
 }
@@ -544,6 +546,36 @@ async fn the_audit_log_appends_and_reads_the_newest(store: Arc<dyn Store>) {
     assert_eq!(newest[2].detail["bytes"], 42);
     assert_eq!(newest[0].job_id.as_deref(), Some("job-2"));
     assert_eq!(newest[1].detail, serde_json::Value::Null);
+}
+
+/// `Uploads`: recorded until forgotten; found below a prefix by whole path segments (`jobs/a/1`
+/// is not below `jobs/a/10`), and a key holding LIKE wildcards matches only itself.
+async fn uploads_are_recorded_until_forgotten_and_found_by_prefix(store: Arc<dyn Store>) {
+    for (key, id) in [("jobs/a/1/part-000.zip", "u1"), ("jobs/a/10/part-000.zip", "u2"), ("jobs/a_b/1/x", "u3")] {
+        store.record_upload(key, id).await.expect("record");
+    }
+    store.record_upload("jobs/a/1/part-000.zip", "u1").await.expect("recording twice is harmless");
+    let below = |prefix: &'static str| {
+        let store = store.clone();
+        async move { store.uploads_below(prefix).await.expect("uploads") }
+    };
+    assert_eq!(below("jobs/a/1").await, [("jobs/a/1/part-000.zip".to_owned(), "u1".to_owned())]);
+    assert_eq!(below("jobs/a").await.len(), 2);
+    assert_eq!(below("jobs/a_b").await, [("jobs/a_b/1/x".to_owned(), "u3".to_owned())]);
+    assert!(below("jobs/a%").await.is_empty(), "wildcards are plain characters");
+    store.forget_upload("jobs/a/1/part-000.zip", "u1").await.expect("forget");
+    store.forget_upload("jobs/a/1/part-000.zip", "u1").await.expect("forgetting twice is harmless");
+    assert!(below("jobs/a/1").await.is_empty());
+    assert_eq!(below("jobs").await.len(), 2);
+}
+
+/// `Queue::clock` is a real clock: it moves forward and, on one machine, agrees with ours.
+async fn the_clock_is_the_databases_and_close_to_ours(store: Arc<dyn Store>) {
+    let first = store.clock().await.expect("clock");
+    let ours = Timestamp::now();
+    assert!((first.micros() - ours.micros()).abs() < 5_000_000, "{first} vs {ours}");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(store.clock().await.expect("clock") > first);
 }
 
 #[cfg(test)]

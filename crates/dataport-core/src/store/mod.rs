@@ -1,6 +1,7 @@
 //! Persistence: the [`Store`] trait, split by concept into [`Users`], [`Clients`], [`Jobs`]
 //! (grants and jobs), [`Queue`] (the workers' side of jobs), [`Auth`] (tokens, codes, sessions,
-//! pending authorizations) and [`Audit`], with one implementation per database behind [`open`].
+//! pending authorizations), [`Audit`] and [`Uploads`] (blob uploads in progress), with one
+//! implementation per database behind [`open`].
 //!
 //! All SQL lives below this module, and no rule: every method is one atomic unit of work. Where a
 //! decision must hold under concurrency (initiate's grant rules), the core passes the decision in
@@ -80,7 +81,7 @@ pub type SignInDecision<'d> = dyn for<'a> FnMut(&'a [(u32, Option<Timestamp>)]) 
 
 /// Everything dataport persists. Implementations: [`SqliteStore`], [`PgStore`].
 #[async_trait]
-pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit {
+pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit + Uploads {
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
     async fn close(&self);
 
@@ -177,6 +178,11 @@ pub trait Jobs: Send + Sync {
 /// The workers' side of jobs: claims under a lease, heartbeats, and writes fenced by (attempt, owner), so that a worker that lost its lease can change nothing.
 #[async_trait]
 pub trait Queue: Send + Sync {
+    /// The time by the database's clock, which every node's leases are measured against, so that
+    /// a node whose clock is off can neither steal a live lease nor keep a dead one.
+    async fn clock(&self) -> Result<Timestamp, StoreError> {
+        Ok(Timestamp::now())
+    }
     /// Claims the oldest runnable job (in progress, lease free or expired).
     async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError>;
     /// Extends a lease; false when the job is no longer this lease's (cancelled, or taken over).
@@ -266,4 +272,17 @@ pub trait Audit: Send + Sync {
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// The newest `limit` audit entries, oldest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Multipart uploads to the blob store in progress, recorded so that an upload a crashed process
+/// left behind can be aborted by whoever later deletes its prefix (not every S3-compatible
+/// server can list them).
+#[async_trait]
+pub trait Uploads: Send + Sync {
+    /// Records that upload `upload_id` of blob `key` has started.
+    async fn record_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+    /// Forgets an upload that completed or was aborted (a no-op when it is not recorded).
+    async fn forget_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+    /// The recorded uploads of blobs below `prefix/`, as (key, upload id), oldest first.
+    async fn uploads_below(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 }

@@ -28,7 +28,8 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use tokio::sync::Notify;
 
 use super::{
-    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError, Users,
+    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError,
+    Uploads, Users,
 };
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
@@ -149,6 +150,7 @@ mod auth;
 mod clients;
 mod jobs;
 mod queue;
+mod uploads;
 mod users;
 
 #[cfg(test)]

@@ -7,6 +7,14 @@ use super::*;
 
 #[async_trait]
 impl Queue for PgStore {
+    async fn clock(&self) -> Result<Timestamp, StoreError> {
+        let micros: i64 = sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(Timestamp::from_micros(micros))
+    }
+
     async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError> {
         // The subquery locks the row it picks (re-checking its conditions on the newest version
         // if another claim changed it meanwhile) and passes over rows locked by concurrent

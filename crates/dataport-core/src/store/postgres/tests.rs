@@ -10,41 +10,15 @@ use sqlx::{Connection, PgConnection};
 
 use crate::model::{Client, Grant, GrantAccess, Job, NewJob, TokenKind, TokenRecord, User};
 use crate::store::{Rotation, Store, StoreError, conformance};
+use crate::testing;
 
-const URL_VAR: &str = "DATAPORT_TEST_POSTGRES_URL";
-
-/// The server's URL, or `None` after saying loudly that the tests did not run; under `CI=true`
-/// a missing server fails the test instead.
+/// The server's URL, or `None` after saying loudly that the tests did not run.
 fn server() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let message = format!(
-                "!!! {URL_VAR} is not set: the PostgreSQL store tests did NOT run \
-                 (start a server with `scripts/pg-cluster DIR` and export the URL it prints)"
-            );
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-            eprintln!("{message}");
-            None
-        }
-    }
+    testing::service(testing::POSTGRES_URL_VAR, "the PostgreSQL store tests")
 }
 
-/// `url` with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    format!("{scheme}://{authority}/{database}{query}")
-}
-
-/// Creates an empty database on the server and returns its URL.
 async fn fresh_database(server: &str) -> String {
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(server).await.expect("connect to the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create db");
-    admin.close().await.expect("close");
-    with_database(server, &name)
+    testing::fresh_postgres_database(server).await
 }
 
 async fn fresh_store(server: &str) -> Arc<dyn Store> {
@@ -72,7 +46,7 @@ async fn replicas_starting_together_migrate_once() {
         .fetch_all(&mut conn)
         .await
         .expect("migrations");
-    assert_eq!(applied, [1, 2, 3, 4], "each migration applied once");
+    assert_eq!(applied, [1, 2, 3, 4, 5], "each migration applied once");
     crate::store::open(&url.replace("postgres://", "postgresql://")).await.expect("reopen (postgresql://)");
 }
 
