@@ -20,6 +20,7 @@ use futures_util::Stream;
 
 use dataport_core::Dataport;
 use dataport_core::blob::ByteStream;
+use dataport_core::download::Download;
 use dataport_core::model::AuditEntry;
 use dataport_core::signing::Signature;
 use dataport_types::{Code, Status};
@@ -138,6 +139,12 @@ pub async fn handle(
     let Ok(download) = app.core.open_download(&job, part, &signature).await else {
         return denied();
     };
+    if let Some(location) = app.core.download_redirect(&download, &signature).await {
+        let detail = serde_json::json!({ "part": part, "redirect": true, "address": address.to_string() });
+        app.core.record(download_audit(&download, detail)).await;
+        return (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())])
+            .into_response();
+    }
     let etag = format!("\"{}\"", download.sha256);
     let size = download.size;
     let mut builder = Response::builder()
@@ -174,17 +181,25 @@ pub async fn handle(
         return busy();
     };
     tracing::info!(job = %download.job_id, part, bytes = len, "download");
-    let audit = AuditEntry {
+    let audit = download_audit(
+        &download,
+        serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() }),
+    );
+    let Ok(chunks) = app.core.read_part(&download, start, len, CHUNK).await else { return denied() };
+    let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
+    builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
+}
+
+/// The audit entry of a download of `download`.
+fn download_audit(download: &Download, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry {
         event: "archive.downloaded".into(),
         user_id: Some(download.user_id.clone()),
         client_id: Some(download.client_id.clone()),
         job_id: Some(download.job_id.clone()),
-        detail: serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() }),
+        detail,
         ..AuditEntry::now()
-    };
-    let Ok(chunks) = app.core.read_part(&download, start, len, CHUNK).await else { return denied() };
-    let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
-    builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
+    }
 }
 
 enum Range {

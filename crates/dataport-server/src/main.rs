@@ -43,6 +43,11 @@ pub(crate) struct DataDir {
     /// sqlite://<data-dir>/dataport.sqlite.
     #[arg(long, env = "DATAPORT_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
+    /// Blob store URL for archive parts: file://DIR or
+    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=true (credentials from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); default: file://<data-dir>/blobs.
+    #[arg(long, env = "DATAPORT_BLOB_URL")]
+    pub(crate) blob_url: Option<String>,
     /// Resource-group catalogue (TOML); default: Google's 73 groups on emulator data.
     #[arg(long, env = "DATAPORT_CATALOGUE")]
     pub(crate) catalogue: Option<PathBuf>,
@@ -53,6 +58,7 @@ impl DataDir {
     pub(crate) fn config(&self) -> Config {
         let mut config = Config::new(&self.data_dir);
         config.database_url = self.database_url.clone();
+        config.blob_url = self.blob_url.clone();
         config.catalogue_path = self.catalogue.clone();
         config
     }
@@ -152,6 +158,10 @@ struct ServeArgs {
     /// Downloads streaming at once of one archive job.
     #[arg(long, env = "DATAPORT_MAX_DOWNLOADS_PER_JOB", default_value_t = Limits::default().downloads_per_job)]
     max_downloads_per_job: usize,
+    /// Answer downloads with a 302 to a short-lived presigned URL of the S3 object instead of
+    /// streaming them through this server (the signed URL is still checked first).
+    #[arg(long, env = "DATAPORT_DOWNLOAD_REDIRECT")]
+    download_redirect: bool,
     /// Log format.
     #[arg(long, env = "DATAPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
@@ -249,6 +259,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.access_token_seconds = args.access_token_seconds.max(1);
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;
+    config.download_redirect = args.download_redirect;
     config.trusted_proxies = args.trusted_proxy.into_iter().collect();
     config.limits = Limits {
         connections: args.max_connections.max(1),
@@ -288,6 +299,8 @@ fn print_banner(config: &Config, demo_open: bool) {
     let dir = config.data_dir.display();
     println!("dataportd is serving Google's Data Portability API at {origin}");
     println!("  data directory:     {dir}");
+    println!("  database:           {}", redact_url(&config.database_url()));
+    println!("  archives:           {}", config.blob_url());
     println!("  discovery document: {origin}/$discovery/rest?version=v1");
     println!("  health:             {origin}/healthz");
     if demo_open {
