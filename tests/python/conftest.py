@@ -4,6 +4,12 @@ A session-scoped ``dataportd serve`` is started on a free loopback port with a
 temporary data directory; tests mint their own (user, client) grants through
 ``dataportd admin token`` so that they never share quota, cooldown or job state.
 
+The suite runs on either deployment of SPEC §15 (``scripts/test`` runs it on both):
+by default every server keeps its state in SQLite and a blob directory inside its data
+directory; with ``DATAPORT_TEST_BACKEND=postgres`` every server gets a fresh PostgreSQL
+database (``CREATE DATABASE`` through ``psql``) and a fresh key prefix of an S3 bucket,
+passed to ``serve`` and to every admin command as ``--database-url`` / ``--blob-url``.
+
 The OAuth suites (test_oauth_installed_app.py, test_consent_browser.py) create
 their own users and clients with ``dataportd admin user add`` / ``admin client
 add`` and go through the real authorization server (SPEC §10); the helpers for
@@ -11,11 +17,24 @@ that (``Server.add_user`` / ``add_client`` / ``audit``, ``HeadlessUser``, which
 plays the user's browser with ``requests``) live here too.
 
 Environment:
-  DATAPORTD  path of the dataportd binary (default: <repo>/target/debug/dataportd)
+  DATAPORTD                   path of the dataportd binary (default: <repo>/target/debug/dataportd)
+  DATAPORT_TEST_BACKEND       ``sqlite`` (the default when unset) or ``postgres``; any other
+                              value stops the session
+  DATAPORT_TEST_POSTGRES_URL  with ``postgres``: a PostgreSQL server on which the suite may
+                              create databases (postgres://USER@HOST:PORT/DB; its path is
+                              replaced by each server's own database)
+  DATAPORT_TEST_S3_URL        with ``postgres``: an S3 bucket (s3://BUCKET[/PREFIX]?endpoint=…);
+                              each server gets its own prefix /pytest-<hex> under it
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+                              the bucket's credentials, read by dataportd itself
+With ``postgres`` and either URL missing the session stops at once: it never falls back to
+SQLite. The ``DATAPORT_*`` variables are not passed on to dataportd (its configuration comes
+from the command line only); ``AWS_*`` are.
 """
 
 from __future__ import annotations
 
+import functools
 import html.parser
 import json
 import os
@@ -67,6 +86,11 @@ STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 ADMIN_TIMEOUT_S = 30.0
 
+# Select and locate the backend (see the module docstring).
+BACKEND_VAR = "DATAPORT_TEST_BACKEND"
+POSTGRES_URL_VAR = "DATAPORT_TEST_POSTGRES_URL"
+S3_URL_VAR = "DATAPORT_TEST_S3_URL"
+
 _started_servers: list["Server"] = []
 
 
@@ -74,6 +98,113 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- backend (SPEC §15)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the suite's servers keep their state: ``sqlite`` (SQLite and a blob directory
+    inside each server's data directory) or ``postgres`` (a fresh database on the PostgreSQL
+    server ``postgres_url`` and a fresh key prefix of the S3 bucket ``s3_url`` per server)."""
+
+    name: str
+    postgres_url: str | None = None
+    s3_url: str | None = None
+
+    def server_args(self) -> list[str]:
+        """The ``dataportd`` options that give one new server its own state, beside its
+        ``--data-dir``: none on SQLite; on PostgreSQL + S3 a database created for it and a
+        prefix no other server uses."""
+        if self.name == "sqlite":
+            return []
+        return [
+            "--database-url", _fresh_postgres_database(self.postgres_url),
+            "--blob-url", _fresh_s3_prefix(self.s3_url),
+        ]
+
+    def describe(self) -> str:
+        if self.name == "sqlite":
+            return "sqlite (SQLite + blob directory in each server's data directory)"
+        return (f"postgres (a fresh database on {_redact(self.postgres_url)} and a fresh prefix "
+                f"of {self.s3_url} per server)")
+
+
+@functools.cache
+def suite_backend() -> Backend:
+    """The backend ``DATAPORT_TEST_BACKEND`` selects; stops the session (never falls back to
+    SQLite) on an unknown value or when ``postgres`` lacks one of its services."""
+    choice = os.environ.get(BACKEND_VAR)
+    if choice is None or choice == "sqlite":
+        return Backend("sqlite")
+    if choice != "postgres":
+        pytest.exit(f"{BACKEND_VAR}={choice!r}: expected sqlite or postgres (or unset)", returncode=2)
+    missing = [var for var in (POSTGRES_URL_VAR, S3_URL_VAR) if not os.environ.get(var)]
+    if missing:
+        pytest.exit(
+            f"{BACKEND_VAR}=postgres but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            "not set: the suite will not run on PostgreSQL + S3 without its services "
+            "(scripts/test starts them; see scripts/pg-cluster and scripts/s3-server)",
+            returncode=2,
+        )
+    return Backend("postgres", os.environ[POSTGRES_URL_VAR], os.environ[S3_URL_VAR])
+
+
+def _psql() -> str:
+    """The ``psql`` binary: the newest /usr/lib/postgresql/*/bin/psql, else ``psql`` on PATH."""
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", path.parent.parent.name))
+
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"), key=version)
+    if installed:
+        return str(installed[-1])
+    found = shutil.which("psql")
+    if found is None:
+        pytest.exit(f"{BACKEND_VAR}=postgres needs psql (Debian: apt-get install postgresql-client)",
+                    returncode=2)
+    return found
+
+
+def _with_database(url: str, database: str) -> str:
+    """``url`` (postgres://…) with its path replaced by ``/database``, query string kept."""
+    location, question, query = url.partition("?")
+    scheme, _, rest = location.partition("://")
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{database}{question}{query}"
+
+
+def _fresh_postgres_database(server_url: str) -> str:
+    """Creates an empty database ``test_<hex>`` on the PostgreSQL server ``server_url`` and
+    returns its URL; dataportd creates the schema itself when it opens it."""
+    name = f"test_{uuid.uuid4().hex}"
+    cmd = [_psql(), server_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=ADMIN_TIMEOUT_S,
+                         stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError(f"CREATE DATABASE {name} on {_redact(server_url)} failed "
+                           f"(psql exited with {out.returncode}): {out.stderr.strip()}")
+    return _with_database(server_url, name)
+
+
+def _fresh_s3_prefix(bucket_url: str) -> str:
+    """``bucket_url`` (s3://BUCKET[/PREFIX]?…) with a new key prefix ``pytest-<hex>`` appended
+    to its path, before the query string."""
+    location, question, query = bucket_url.partition("?")
+    return f"{location.rstrip('/')}/pytest-{uuid.uuid4().hex}{question}{query}"
+
+
+def _redact(url: str) -> str:
+    """``url`` without the password of its user info, for messages."""
+    return re.sub(r"://([^:/?#@]*):[^/?#@]*@", r"://\1:***@", url)
+
+
+def pytest_sessionstart(session):
+    suite_backend()  # an unusable backend stops the session before the first test
+
+
+def pytest_report_header(config):
+    return f"dataportd backend: {suite_backend().describe()}"
 
 
 @dataclass
@@ -89,6 +220,9 @@ class Server:
     def __init__(self, name: str, extra_args: list[str]):
         self.name = name
         self.extra_args = extra_args
+        # A fresh database and blob prefix on PostgreSQL + S3 (nothing on SQLite), made once:
+        # start-up retries on another port keep them.
+        self.backend_args = suite_backend().server_args()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"dataport-pytest-{name}-"))
         self.data_dir = self.tmp / "data"
         self.log_path = self.tmp / "dataportd.stderr"
@@ -105,10 +239,16 @@ class Server:
         # googleapiclient substitutes {api} and {apiVersion}.
         return f"{self.base}/$discovery/rest?version={{apiVersion}}"
 
+    def state_args(self) -> list[str]:
+        """Where this server keeps its state, for ``serve`` and every admin command: its data
+        directory and, on PostgreSQL + S3, ``--database-url`` and ``--blob-url``."""
+        return ["--data-dir", str(self.data_dir), *self.backend_args]
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["NO_COLOR"] = "1"
-        # Configuration must come from the command line only.
+        # Configuration must come from the command line only. AWS_* (the S3 credentials) are
+        # kept: dataportd reads them itself.
         for key in list(env):
             if key.startswith("DATAPORT_"):
                 del env[key]
@@ -127,7 +267,7 @@ class Server:
             self._log = open(self.log_path, "ab")
             cmd = [
                 str(DATAPORTD), "serve",
-                "--data-dir", str(self.data_dir),
+                *self.state_args(),
                 "--listen", f"127.0.0.1:{self.port}",
                 *self.extra_args,
             ]
@@ -195,7 +335,7 @@ class Server:
         client = client or f"client-{uuid.uuid4().hex[:12]}"
         cmd = [
             str(DATAPORTD), "admin", "token",
-            "--data-dir", str(self.data_dir),
+            *self.state_args(),
             "--user", user, "--client", client,
             "--resources", ",".join(resources),
             "--access", access,
@@ -224,8 +364,9 @@ class Server:
         return f"{self.base}/token"
 
     def admin(self, *args: str, stdin: str | None = None) -> str:
-        """Run ``dataportd admin ARGS --data-dir DIR`` and return its stdout (asserting success)."""
-        cmd = [str(DATAPORTD), "admin", *args, "--data-dir", str(self.data_dir)]
+        """Run ``dataportd admin ARGS --data-dir DIR [--database-url … --blob-url …]`` and return
+        its stdout (asserting success)."""
+        cmd = [str(DATAPORTD), "admin", *args, *self.state_args()]
         env = self._env()
         env["RUST_BACKTRACE"] = "0"
         out = subprocess.run(

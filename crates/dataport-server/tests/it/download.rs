@@ -6,7 +6,9 @@ use dataport_core::consent::Duration as Access;
 use dataport_types::Timestamp;
 use reqwest::StatusCode;
 
-use crate::harness::{TestApp, scrub};
+use sha2::Digest;
+
+use crate::harness::{Backend, TestApp, scrub};
 
 async fn complete_job(app: &TestApp) -> (String, String, Vec<String>) {
     let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
@@ -101,6 +103,49 @@ async fn archives_past_retention_lose_their_urls_and_blobs() {
     let state = app.state(&token, &id).await;
     assert_eq!(state.json["state"], "COMPLETE");
     assert!(state.json.get("urls").is_none());
+    assert!(app.job_output_exists(&id).await, "kept until the sweep");
     assert_eq!(app.core.sweep_once().await.expect("sweep"), 1);
-    assert!(!app.dir.path().join(format!("blobs/jobs/{id}")).exists());
+    assert!(!app.job_output_exists(&id).await);
+}
+
+/// `--download-redirect` on S3: a valid signed URL is answered with a 302 to a presigned URL of
+/// the object, which serves the part (the ETag's SHA-256) and its ranges; the signed URL is
+/// still checked first, and the redirect is audited.
+#[tokio::test]
+async fn redirects_to_a_presigned_url_after_checking_the_signed_one() {
+    let Some(backend) = Backend::scale_out().await else { return };
+    let app = TestApp::spawn_on(backend, |c| c.download_redirect = true).await;
+    let (_, id, urls) = complete_job(&app).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let redirect = http.get(&urls[0]).send().await.expect("download");
+    assert_eq!(redirect.status(), StatusCode::FOUND);
+    let location = redirect.headers()["location"].to_str().expect("location").to_owned();
+    assert!(
+        location.contains(&format!("/jobs/{id}/1/part-000.zip")) && location.contains("X-Amz-Signature="),
+        "{location}"
+    );
+    let part = http.get(&location).send().await.expect("presigned");
+    assert_eq!(part.status(), StatusCode::OK);
+    let bytes = part.bytes().await.expect("bytes");
+    let job = app.core.store().job(&id).await.expect("store").expect("job");
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), job.parts[0].sha256);
+    let ranged = http.get(&location).header("range", "bytes=0-3").send().await.expect("range");
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.expect("bytes").as_ref(), b"PK\x03\x04");
+
+    let tampered = urls[0].replace("sig=", "sig=x");
+    let refused = http.get(&tampered).send().await.expect("download");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no redirect for a bad signature");
+    assert!(refused.headers().get("location").is_none());
+    let audit = app.core.store().audit_log(50).await.expect("audit");
+    assert!(audit.iter().any(|e| e.event == "archive.downloaded" && e.detail["redirect"] == true), "{audit:?}");
+}
+
+#[tokio::test]
+async fn redirects_need_an_s3_blob_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = dataport_core::Config::new(dir.path());
+    config.download_redirect = true;
+    let refused = dataport_core::Dataport::open(config).await.err().expect("refused").to_string();
+    assert!(refused.contains("--download-redirect needs an S3 blob store"), "{refused}");
 }

@@ -368,10 +368,9 @@ async fn e18_internal_errors_reveal_nothing() {
     let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
     let id = app.initiate(&token, SEARCH).await;
     // Corrupt the job row behind the server's back.
-    let db = app.dir.path().join("dataport.sqlite");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.expect("db");
-    sqlx::query("UPDATE jobs SET access_type = 'BOGUS' WHERE id = ?").bind(&id).execute(&pool).await.expect("update");
-    pool.close().await;
+    let db = app.sql().await;
+    db.execute("UPDATE jobs SET access_type = 'BOGUS' WHERE id = ?", &[&id]).await;
+    db.close().await;
     let reply = app.state(&token, &id).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!reply.text.contains("BOGUS") && !reply.text.to_lowercase().contains("sql"), "{}", reply.text);

@@ -9,6 +9,8 @@ use dataport_server::Application;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
 
+pub use crate::backend::{Backend, S3Server, Sql};
+
 /// A running test server.
 pub struct TestApp {
     pub base: String,
@@ -16,6 +18,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub dir: tempfile::TempDir,
+    /// Where the server keeps its state: see [`Backend`].
+    pub backend: Backend,
 }
 
 /// A response: status, headers and the body parsed as JSON (`Null` when it is not JSON).
@@ -41,8 +45,14 @@ impl TestApp {
 
     /// A server whose config `tweak` adjusts.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(Backend::for_test().await, tweak).await
+    }
+
+    /// A server on `backend` whose config `tweak` adjusts.
+    pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::new(dir.path());
+        backend.configure(&mut config);
         config.public_origin = String::new();
         config.emulator.records_per_group = 50;
         config.workers = 2;
@@ -55,7 +65,21 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { base, core, http: reqwest::Client::new(), stop: Some(stop), dir }
+        Self { base, core, http: reqwest::Client::new(), stop: Some(stop), dir, backend }
+    }
+
+    /// The server's database, behind its back (see [`Sql`]).
+    pub async fn sql(&self) -> Sql {
+        Sql::open(self.dir.path(), &self.backend).await
+    }
+
+    /// Whether anything of job `id` is in the blob store: a committed part, or one being written
+    /// (a local `.partial` file, a recorded S3 upload).
+    pub async fn job_output_exists(&self, id: &str) -> bool {
+        let prefix = format!("jobs/{id}");
+        !self.core.blobs().list(&prefix).await.expect("list").is_empty()
+            || !self.core.store().uploads_below(&prefix).await.expect("uploads").is_empty()
+            || self.dir.path().join("blobs").join(&prefix).exists()
     }
 
     /// Grants `resources` to (user, client) and returns a fresh access token.
@@ -143,12 +167,7 @@ impl Drop for TestApp {
 pub fn verify_archive(parts: &[Vec<u8>]) -> Value {
     use sha2::{Digest, Sha256};
     use std::io::Read;
-    let index = parts.last().expect("an index part");
-    let mut index = zip::ZipArchive::new(std::io::Cursor::new(index)).expect("index zip");
-    let mut text = String::new();
-    index.by_name("manifest.json").expect("manifest").read_to_string(&mut text).expect("read");
-    index.by_name("Portability/archive_browser.json").expect("archive browser");
-    let manifest: Value = serde_json::from_str(&text).expect("manifest json");
+    let manifest = manifest_of(parts.last().expect("an index part"));
     for file in manifest["files"].as_array().expect("files") {
         let part = file["part"].as_u64().expect("part") as usize;
         assert!(part < parts.len() - 1, "data files live in data parts");
@@ -159,6 +178,16 @@ pub fn verify_archive(parts: &[Vec<u8>]) -> Value {
         assert_eq!(hex::encode(Sha256::digest(&bytes)), file["sha256"].as_str().expect("sha256"));
     }
     manifest
+}
+
+/// The manifest in an index part (checking that the archive browser is there too).
+pub fn manifest_of(index: &[u8]) -> Value {
+    use std::io::Read;
+    let mut index = zip::ZipArchive::new(std::io::Cursor::new(index)).expect("index zip");
+    let mut text = String::new();
+    index.by_name("manifest.json").expect("manifest").read_to_string(&mut text).expect("read");
+    index.by_name("Portability/archive_browser.json").expect("archive browser");
+    serde_json::from_str(&text).expect("manifest json")
 }
 
 /// Downloads every URL of a COMPLETE state body with `http`.

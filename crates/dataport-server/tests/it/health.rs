@@ -13,13 +13,17 @@ async fn readyz_answers_503_with_the_reason_while_a_dependency_is_down() {
     let app = TestApp::spawn().await;
     let ready = app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::OK);
-    std::fs::remove_dir_all(app.dir.path().join("blobs")).expect("remove the blob root");
-    let down = app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz");
-    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = down.json().await.expect("json");
-    assert!(body["reason"].as_str().expect("reason").starts_with("blob store"), "{body}");
-    std::fs::create_dir_all(app.dir.path().join("blobs")).expect("restore");
-    assert_eq!(app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz").status(), StatusCode::OK);
+    // A stopped S3 server: scaleout::an_s3_outage_fails_the_attempt_and_the_job_completes_after.
+    if !app.backend.is_scale_out() {
+        std::fs::remove_dir_all(app.dir.path().join("blobs")).expect("remove the blob root");
+        let down = app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz");
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = down.json().await.expect("json");
+        assert!(body["reason"].as_str().expect("reason").starts_with("blob store"), "{body}");
+        std::fs::create_dir_all(app.dir.path().join("blobs")).expect("restore");
+        let again = app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz");
+        assert_eq!(again.status(), StatusCode::OK);
+    }
 
     app.core.store().close().await;
     let down = app.http.get(format!("{}/readyz", app.base)).send().await.expect("readyz");

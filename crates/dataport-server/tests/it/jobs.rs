@@ -27,9 +27,8 @@ async fn cancel_stops_a_running_export_and_deletes_its_output() {
     let app = TestApp::spawn_with(|c| c.emulator.records_per_group = 50_000_000).await;
     let token = app.token("u", "c", &["myactivity.youtube"], Access::OneTime).await;
     let id = app.initiate(&token, r#"{"resources":["myactivity.youtube"]}"#).await;
-    let job_dir = app.dir.path().join(format!("blobs/jobs/{id}"));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !job_dir.exists() {
+    while !app.job_output_exists(&id).await {
         assert!(Instant::now() < deadline, "export never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -38,7 +37,7 @@ async fn cancel_stops_a_running_export_and_deletes_its_output() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(app.state(&token, &id).await.json["state"], "CANCELLED", "CANCELLED at once");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while job_dir.exists() {
+    while app.job_output_exists(&id).await {
         assert!(Instant::now() < deadline, "partial output still there 5 s after cancel");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

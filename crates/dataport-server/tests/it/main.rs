@@ -1,7 +1,8 @@
 //! Integration tests: the real server in-process on 127.0.0.1:0 with a temporary SQLite file and
-//! blob directory, driven over HTTP. One binary with modules, because every file in `tests/` is a
-//! separate binary to link.
+//! blob directory, or a fresh PostgreSQL database and S3 prefix (see [`backend`]), driven over
+//! HTTP. One binary with modules, because every file in `tests/` is a separate binary to link.
 
+mod backend;
 mod bodies;
 mod download;
 mod durability;

@@ -400,10 +400,9 @@ async fn pkce_is_enforced() {
 
 /// No access or refresh token exists for alice.
 async fn assert_no_tokens(app: &TestApp) {
-    let db = app.dir.path().join("dataport.sqlite");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await.expect("db");
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&pool).await.expect("count");
-    pool.close().await;
+    let db = app.sql().await;
+    let n = db.count("SELECT COUNT(*) FROM tokens").await;
+    db.close().await;
     assert_eq!(n, 0, "nothing may be issued");
 }
 
@@ -457,10 +456,9 @@ async fn code_of_another_client_expired_or_with_other_redirect_is_refused() {
     assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 
     let code = code_for(&app, "native", Some(CHALLENGE), &["myactivity.search"], "one-time").await;
-    let db = app.dir.path().join("dataport.sqlite");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.expect("db");
-    sqlx::query("UPDATE auth_codes SET expires_at = 0").execute(&pool).await.expect("expire");
-    pool.close().await;
+    let db = app.sql().await;
+    db.execute("UPDATE auth_codes SET expires_at = 0", &[]).await;
+    db.close().await;
     let (status, error) = redeem_public(&app, &code).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "expired");
     assert_no_tokens(&app).await;
@@ -576,13 +574,9 @@ async fn consent_post_needs_the_sessions_csrf_token() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    let n: i64 = {
-        let db = app.dir.path().join("dataport.sqlite");
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await.expect("db");
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM auth_codes").fetch_one(&pool).await.expect("count");
-        pool.close().await;
-        n
-    };
+    let db = app.sql().await;
+    let n = db.count("SELECT COUNT(*) FROM auth_codes").await;
+    db.close().await;
     assert_eq!(n, 0, "no code was issued");
     // Deny sends the user back with access_denied.
     let deny = browser.post("/o/oauth2/v2/consent", &[("csrf", &csrf), ("request", &id), ("action", "deny")]).await;

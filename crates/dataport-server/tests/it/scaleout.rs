@@ -1,6 +1,7 @@
 //! Scale-out (SPEC §15) with real processes: two `--role api` and two `--role worker` nodes of
-//! `dataportd` sharing one PostgreSQL database (the server `DATAPORT_TEST_POSTGRES_URL` names; a
-//! fresh database per test) and one blob directory.
+//! `dataportd` sharing one PostgreSQL database (a fresh one per test on the server
+//! `DATAPORT_TEST_POSTGRES_URL` names) and one S3 bucket (a fresh prefix per test of the bucket
+//! `DATAPORT_TEST_S3_URL` names, or a private s3s-fs where a test stops S3 or counts its uploads).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,43 +10,48 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::{Daemon, initiate_over_http, poll_state};
+use crate::harness::{Backend, Daemon, S3Server, initiate_over_http, poll_state};
 
-const URL_VAR: &str = "DATAPORT_TEST_POSTGRES_URL";
-
-/// A fresh database on the test server, or `None` after saying loudly that the test did not run
-/// (under `CI=true` a missing server fails instead).
-async fn fresh_database() -> Option<String> {
-    let Some(server) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
-        let message = format!("!!! {URL_VAR} is not set: the scale-out test did NOT run (see scripts/pg-cluster)");
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("{message}");
-        return None;
-    };
-    let name = format!("scaleout_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&server).await.expect("connect to the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create");
-    admin.close().await.expect("close");
-    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
-    Some(format!("{base}/{name}"))
-}
-
-/// A healthy node of `role` on the shared database and blob directory.
-async fn node(dir: &Path, database: &str, role: &str, name: &str) -> (Daemon, String) {
-    let args = ["--no-demo", "--role", role, "--database-url", database, "--emulator-records", "200", "--workers", "2"];
+/// A healthy node of `role` on the shared database and bucket, with `extra` options.
+async fn node_with(dir: &Path, backend: &Backend, role: &str, name: &str, extra: &[&str]) -> (Daemon, String) {
+    let mut args = vec!["--no-demo", "--role", role, "--emulator-records", "200"];
+    let shared = backend.args();
+    args.extend(shared.iter().map(String::as_str));
+    args.extend(extra);
     Daemon::start_healthy(dir, &args, name).await
 }
 
+async fn node(dir: &Path, backend: &Backend, role: &str, name: &str) -> (Daemon, String) {
+    node_with(dir, backend, role, name, &["--workers", "2"]).await
+}
+
 /// An access token from `dataportd admin token` against the shared database.
-fn token(dir: &Path, database: &str, user: &str, resources: &str, access: &str) -> String {
+fn token(dir: &Path, backend: &Backend, user: &str, resources: &str, access: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataportd"))
         .args(["admin", "token", "--user", user, "--client", "importer", "--resources", resources])
-        .args(["--access", access, "--database-url", database, "--data-dir"])
+        .args(["--access", access])
+        .args(backend.args())
+        .arg("--data-dir")
         .arg(dir)
         .output()
         .expect("admin token");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+/// A fresh database on the test server with a private S3 server's bucket.
+async fn with_private_s3() -> Option<(Backend, S3Server)> {
+    let backend = Backend::scale_out().await?;
+    let s3 = S3Server::start()?;
+    Some((Backend { blob_url: Some(s3.blob_url()), ..backend }, s3))
+}
+
+/// One number from the shared database.
+async fn scalar(backend: &Backend, sql: &str, id: &str) -> i64 {
+    let mut db = PgConnection::connect(backend.database_url.as_deref().expect("postgres")).await.expect("connect");
+    let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).bind(id).fetch_one(&mut db).await.expect("query");
+    db.close().await.expect("close");
+    n
 }
 
 const GROUPS: [&str; 10] = [
@@ -62,16 +68,16 @@ const GROUPS: [&str; 10] = [
 ];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_api_and_two_worker_nodes_on_postgres() {
-    let Some(database) = fresh_database().await else { return };
+async fn two_api_and_two_worker_nodes_on_postgres_and_s3() {
+    let Some(backend) = Backend::scale_out().await else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
     // Migrations run once, under the advisory lock, however many nodes start together.
     let ((api_a, a), (api_b, b), (worker_1, w1), (worker_2, w2)) = tokio::join!(
-        node(dir.path(), &database, "api", "api-a"),
-        node(dir.path(), &database, "api", "api-b"),
-        node(dir.path(), &database, "worker", "worker-1"),
-        node(dir.path(), &database, "worker", "worker-2"),
+        node(dir.path(), &backend, "api", "api-a"),
+        node(dir.path(), &backend, "api", "api-b"),
+        node(dir.path(), &backend, "worker", "worker-1"),
+        node(dir.path(), &backend, "worker", "worker-2"),
     );
     for base in [&a, &b, &w1, &w2] {
         let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz");
@@ -81,7 +87,7 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
     assert_eq!(on_worker.status(), StatusCode::NOT_FOUND, "a worker serves no API");
 
     // 40 simultaneous initiates of one one-time group, spread over both API nodes: one job.
-    let racer = token(dir.path(), &database, "racer", "myactivity.search", "one-time");
+    let racer = token(dir.path(), &backend, "racer", "myactivity.search", "one-time");
     let attempts = (0..40).map(|i| {
         let url = format!("{}/v1/portabilityArchive:initiate", if i % 2 == 0 { &a } else { &b });
         let (http, racer) = (http.clone(), racer.clone());
@@ -101,7 +107,7 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
     // 100 jobs: ten users, ten groups each, initiated alternately on the two API nodes.
     let mut jobs = Vec::new();
     for u in 0..10 {
-        let user_token = token(dir.path(), &database, &format!("user{u}"), &GROUPS.join(","), "one-time");
+        let user_token = token(dir.path(), &backend, &format!("user{u}"), &GROUPS.join(","), "one-time");
         for (g, group) in GROUPS.iter().enumerate() {
             let api = if (u + g) % 2 == 0 { &a } else { &b };
             jobs.push((user_token.clone(), initiate_over_http(&http, api, &user_token, group).await));
@@ -122,7 +128,7 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
 
     // The records: one attempt per job (no worker ever took over a live lease), no lease left,
     // each part once (the primary key would refuse a second), and work on both workers.
-    let mut db = PgConnection::connect(&database).await.expect("connect");
+    let mut db = PgConnection::connect(backend.database_url.as_deref().expect("postgres")).await.expect("connect");
     let (complete, attempts, leased): (i64, i64, i64) = sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE state = 'COMPLETE'), COALESCE(MAX(attempt), 0)::BIGINT, \
          COUNT(*) FILTER (WHERE lease_owner IS NOT NULL) FROM jobs",
@@ -146,45 +152,28 @@ async fn two_api_and_two_worker_nodes_on_postgres() {
     drop((api_a, api_b));
 }
 
-/// A worker killed with SIGKILL in the middle of an export: the other worker takes the job over
-/// once the lease expires and completes it with a valid archive; nothing of the dead attempt stays.
+/// A worker killed with SIGKILL in the middle of an export to S3: the other worker takes the job
+/// over once the lease expires and completes it with a valid archive; the dead attempt's
+/// multipart upload is aborted (no upload stays in progress on the server), and only the second
+/// attempt's objects remain.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_worker_s_job_is_completed_by_another() {
-    let Some(database) = fresh_database().await else { return };
+    let Some((backend, s3)) = with_private_s3().await else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let worker = |name: &'static str| {
-        let args = [
-            "--no-demo",
-            "--role",
-            "worker",
-            "--database-url",
-            &database,
-            "--lease-seconds",
-            "2",
-            "--workers",
-            "1",
-            "--emulator-group-records",
-            "myactivity.youtube=1200000",
-        ]
-        .map(str::to_owned);
-        let dir = dir.path().to_owned();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            Daemon::start_healthy(&dir, &args, name).await
-        }
-    };
-    let (_api, api) = node(dir.path(), &database, "api", "api").await;
-    let (first, _) = worker("worker-1").await;
-    let user_token = token(dir.path(), &database, "u", "myactivity.youtube", "one-time");
+    let big = ["--lease-seconds", "2", "--workers", "1", "--emulator-group-records", "myactivity.youtube=1200000"];
+    let (_api, api) = node(dir.path(), &backend, "api", "api").await;
+    let (first, _) = node_with(dir.path(), &backend, "worker", "worker-1", &big).await;
+    let user_token = token(dir.path(), &backend, "u", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while crate::durability::partial_bytes(dir.path()) < 4 << 20 {
-        assert!(Instant::now() < deadline, "the export made no progress");
+    while s3.upload_bytes_in_progress() == 0 {
+        assert!(Instant::now() < deadline, "the export uploaded nothing");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (_second, _) = worker("worker-2").await;
-    drop(first); // SIGKILL, mid-export
+    let (_second, _) = node_with(dir.path(), &backend, "worker", "worker-2", &big).await;
+    drop(first); // SIGKILL, mid-upload
+    assert_eq!(s3.uploads_in_progress(), 1, "the dead worker's upload is left on the server");
     let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(180)).await;
     assert_eq!(state["state"], "COMPLETE", "{state}");
     let parts = crate::harness::download_urls(&http, &state).await;
@@ -192,17 +181,93 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
     let records: u64 =
         manifest["files"].as_array().expect("files").iter().map(|f| f["records"].as_u64().expect("n")).sum();
     assert!(records.abs_diff(1_200_000) <= 1, "{records}");
-    let mut db = PgConnection::connect(&database).await.expect("connect");
-    let attempt: i64 =
-        sqlx::query_scalar("SELECT attempt FROM jobs WHERE id = $1").bind(&id).fetch_one(&mut db).await.expect("job");
-    db.close().await.expect("close");
-    assert_eq!(attempt, 2, "taken over once");
-    assert_eq!(crate::durability::partial_bytes(dir.path()), 0, "the dead attempt's staged part is gone");
-    let attempts: Vec<_> = std::fs::read_dir(dir.path().join(format!("blobs/jobs/{id}")))
-        .expect("job dir")
-        .map(|e| e.expect("entry").file_name().into_string().expect("utf8"))
-        .collect();
-    assert_eq!(attempts, ["2"]);
+    assert_eq!(scalar(&backend, "SELECT attempt::BIGINT FROM jobs WHERE id = $1", &id).await, 2, "taken over once");
+    assert_eq!(s3.uploads_in_progress(), 0, "the dead attempt's upload was aborted");
+    assert_eq!(s3.upload_bytes_in_progress(), 0);
+    assert_eq!(scalar(&backend, "SELECT COUNT(*) FROM blob_uploads WHERE key LIKE $1 || '%'", "jobs/").await, 0);
+    let prefix = backend.blob_url.as_deref().and_then(|u| u.split(['/', '?']).nth(3)).expect("prefix");
+    let objects = s3.objects_below(&format!("{prefix}/jobs/{id}"));
+    assert!(!objects.is_empty() && objects.iter().all(|k| k.contains(&format!("/jobs/{id}/2/"))), "{objects:?}");
+}
+
+/// S3 stopped in the middle of an export: the attempt fails transiently (the job stays
+/// IN_PROGRESS, with no URL; `/readyz` says the bucket does not answer), and once S3 is back the
+/// job completes with a valid archive.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_s3_outage_fails_the_attempt_and_the_job_completes_after() {
+    let Some((backend, s3)) = with_private_s3().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let big = ["--workers", "1", "--emulator-group-records", "myactivity.youtube=600000"];
+    let (_api, api) = node(dir.path(), &backend, "api", "api").await;
+    let (worker, worker_base) = node_with(dir.path(), &backend, "worker", "worker", &big).await;
+    let user_token = token(dir.path(), &backend, "u", "myactivity.youtube", "one-time");
+    let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s3.upload_bytes_in_progress() == 0 {
+        assert!(Instant::now() < deadline, "the export uploaded nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s3.stop();
+    while !worker.log().contains("export attempt failed; will retry") {
+        assert!(Instant::now() < deadline, "the attempt did not fail while S3 was down: {}", worker.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = "SELECT COUNT(*) FROM jobs WHERE id = $1 AND failure_reason IS NOT NULL AND state = 'IN_PROGRESS'";
+    assert_eq!(scalar(&backend, failed, &id).await, 1, "released for another attempt, with its reason");
+    let state: Value = http
+        .get(format!("{api}/v1/archiveJobs/{id}/portabilityArchiveState"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["state"], "IN_PROGRESS", "a transient failure is retried, not final: {state}");
+    let ready = http.get(format!("{worker_base}/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "readyz reports the bucket");
+    let reason: Value = ready.json().await.expect("json");
+    assert!(reason["reason"].as_str().is_some_and(|r| r.starts_with("blob store")), "{reason}");
+    s3.restart();
+    let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(120)).await;
+    assert_eq!(state["state"], "COMPLETE", "{state}");
+    crate::harness::verify_archive(&crate::harness::download_urls(&http, &state).await);
+    assert!(scalar(&backend, "SELECT attempt::BIGINT FROM jobs WHERE id = $1", &id).await >= 2);
+    assert_eq!(s3.uploads_in_progress(), 0, "the failed attempt's upload was aborted");
+}
+
+/// A worker exporting 2 GB to S3 stays under 150 MiB of memory (peak RSS, the kernel's VmHWM):
+/// parts are uploaded as they are written, never staged whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_exporting_2_gb_to_s3_stays_under_150_mib() {
+    let Some((backend, s3)) = with_private_s3().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    // About 330 bytes a record: 6.5 million records are a little over 2 GB of JSON.
+    let big = ["--workers", "1", "--emulator-group-records", "myactivity.youtube=6500000"];
+    let (_api, api) = node(dir.path(), &backend, "api", "api").await;
+    let (worker, _) = node_with(dir.path(), &backend, "worker", "worker", &big).await;
+    let user_token = token(dir.path(), &backend, "u", "myactivity.youtube", "one-time");
+    let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
+    let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(600)).await;
+    assert_eq!(state["state"], "COMPLETE", "{state}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", worker.pid())).expect("status");
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    let urls = state["urls"].as_array().expect("urls");
+    let index = http.get(urls[urls.len() - 1].as_str().expect("url")).send().await.expect("index");
+    let index = index.bytes().await.expect("bytes");
+    let manifest = crate::harness::manifest_of(&index);
+    let exported: u64 =
+        manifest["files"].as_array().expect("files").iter().map(|f| f["size"].as_u64().expect("size")).sum();
+    eprintln!("worker peak RSS {} MiB exporting {} MB to S3", peak_kib / 1024, exported / 1_000_000);
+    assert!(exported > 2_000_000_000, "{exported} bytes exported");
+    assert!(peak_kib < 150 * 1024, "peak RSS {peak_kib} KiB");
+    assert_eq!(s3.uploads_in_progress(), 0);
 }
 
 /// Starts (or restarts, on the same port) the throwaway cluster in `dir`; returns its URL.
@@ -223,16 +288,15 @@ fn cluster(dir: &Path, command: Option<&str>) -> String {
 /// test runs its own cluster, so that stopping it disturbs no other test.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_restart_is_unavailable_meanwhile_and_loses_no_job() {
-    if fresh_database().await.is_none() {
-        return;
-    }
+    let Some(shared) = Backend::scale_out().await else { return };
     let pg = tempfile::tempdir().expect("tempdir");
     let database = cluster(pg.path(), None);
+    let backend = Backend { database_url: Some(database.clone()), ..shared };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let (_api, api) = node(dir.path(), &database, "api", "api").await;
-    let (_worker, _) = node(dir.path(), &database, "worker", "worker").await;
-    let user_token = token(dir.path(), &database, "u", "myactivity.search,chrome.history", "one-time");
+    let (_api, api) = node(dir.path(), &backend, "api", "api").await;
+    let (_worker, _) = node(dir.path(), &backend, "worker", "worker").await;
+    let user_token = token(dir.path(), &backend, "u", "myactivity.search,chrome.history", "one-time");
     let initiate = |group: &'static str| {
         let (http, url, user_token) =
             (http.clone(), format!("{api}/v1/portabilityArchive:initiate"), user_token.clone());
@@ -298,26 +362,16 @@ async fn a_database_restart_is_unavailable_meanwhile_and_loses_no_job() {
 /// stops the export running on a worker node within 2 s (SPEC §15), its partial output deleted.
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
-    let Some(database) = fresh_database().await else { return };
+    let Some((backend, s3)) = with_private_s3().await else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
-    let (_api, api) = node(dir.path(), &database, "api", "api").await;
-    let args = [
-        "--no-demo",
-        "--role",
-        "worker",
-        "--database-url",
-        &database,
-        "--workers",
-        "1",
-        "--emulator-group-records",
-        "myactivity.youtube=1200000",
-    ];
-    let (_worker, _) = Daemon::start_healthy(dir.path(), &args, "worker").await;
+    let (_api, api) = node(dir.path(), &backend, "api", "api").await;
+    let big = ["--workers", "1", "--emulator-group-records", "myactivity.youtube=1200000"];
+    let (_worker, _) = node_with(dir.path(), &backend, "worker", "worker", &big).await;
 
     let mut latencies = Vec::new();
     for (i, group) in GROUPS.iter().filter(|g| **g != "myactivity.youtube").enumerate() {
-        let user_token = token(dir.path(), &database, &format!("quick{i}"), group, "one-time");
+        let user_token = token(dir.path(), &backend, &format!("quick{i}"), group, "one-time");
         let started = Instant::now();
         let id = initiate_over_http(&http, &api, &user_token, group).await;
         let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(30)).await;
@@ -329,11 +383,11 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
     eprintln!("initiate → COMPLETE across nodes: median {median:?}, max {:?}", latencies[latencies.len() - 1]);
     assert!(median < Duration::from_millis(400), "workers wait for the poll instead of being told: {latencies:?}");
 
-    let user_token = token(dir.path(), &database, "big", "myactivity.youtube", "one-time");
+    let user_token = token(dir.path(), &backend, "big", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while crate::durability::partial_bytes(dir.path()) < 1 << 20 {
-        assert!(Instant::now() < deadline, "the export made no progress");
+    while s3.upload_bytes_in_progress() == 0 {
+        assert!(Instant::now() < deadline, "the export uploaded nothing");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let cancelled = Instant::now();
@@ -345,11 +399,14 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
         .await
         .expect("cancel");
     assert_eq!(reply.status(), StatusCode::OK);
-    while crate::durability::partial_bytes(dir.path()) > 0 {
+    while s3.uploads_in_progress() > 0 {
         assert!(cancelled.elapsed() < Duration::from_secs(2), "the worker kept exporting a cancelled job");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    eprintln!("cancel on the API node stopped the worker node's export in {:?}", cancelled.elapsed());
+    eprintln!(
+        "cancel on the API node stopped the worker node's export and aborted its upload in {:?}",
+        cancelled.elapsed()
+    );
     let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(5)).await;
     assert_eq!(state["state"], "CANCELLED");
 }

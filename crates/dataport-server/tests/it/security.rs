@@ -11,21 +11,24 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Daemon, TestApp, free_port, wait_healthy};
+use crate::harness::{Backend, Daemon, Sql, TestApp, free_port, wait_healthy};
 use crate::oauth::{Authorize, Browser, CHALLENGE, REDIRECT, VERIFIER, client, hidden, param, sign_in, token, user};
 
 const ALICE: (&str, &str) = ("alice", "correct horse battery");
 
-/// A read-only view of a test server's database.
-async fn db(dir: &Path) -> sqlx::SqlitePool {
-    let path = dir.join("dataport.sqlite");
-    sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display())).await.expect("db")
+/// The database of a test server on the embedded default whose data directory is `dir`.
+async fn count(dir: &Path, sql: &str) -> i64 {
+    let db = Sql::open(dir, &Backend::default()).await;
+    let n = db.count(sql).await;
+    db.close().await;
+    n
 }
 
-async fn count(dir: &Path, sql: &str) -> i64 {
-    let pool = db(dir).await;
-    let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("count");
-    pool.close().await;
+/// The same in the database of `app`, whatever its backend.
+async fn count_in(app: &TestApp, sql: &str) -> i64 {
+    let db = app.sql().await;
+    let n = db.count(sql).await;
+    db.close().await;
     n
 }
 
@@ -133,12 +136,9 @@ async fn stalled_downloads_hold_little_memory_and_are_cut_off() {
     // The audit log records the bytes sent, not the part's size.
     let started = Instant::now();
     let details: Vec<String> = loop {
-        let pool = db(dir.path()).await;
-        let rows = sqlx::query_scalar("SELECT detail FROM audit WHERE event = 'archive.downloaded'")
-            .fetch_all(&pool)
-            .await
-            .expect("audit");
-        pool.close().await;
+        let db = Sql::open(dir.path(), &Backend::default()).await;
+        let rows = db.strings("SELECT detail FROM audit WHERE event = 'archive.downloaded'").await;
+        db.close().await;
         if rows.len() == 150 || started.elapsed() > Duration::from_secs(10) {
             break rows;
         }
@@ -214,13 +214,9 @@ async fn concurrent_downloads_are_capped_per_address_and_per_job() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pool = db(app.dir.path()).await;
-    let details: Vec<String> =
-        sqlx::query_scalar("SELECT detail FROM audit WHERE event = 'archive.downloaded' ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .expect("audit");
-    pool.close().await;
+    let db = app.sql().await;
+    let details = db.strings("SELECT detail FROM audit WHERE event = 'archive.downloaded' ORDER BY id").await;
+    db.close().await;
     let complete: Vec<Value> = details
         .iter()
         .map(|d| serde_json::from_str::<Value>(d).expect("json"))
@@ -315,8 +311,8 @@ async fn authorize_with_an_unknown_client_writes_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let loaded = token_p50(&app, 300, Some(flood)).await;
     eprintln!("/token p50: idle {idle:?}, during 10,000 bad authorize requests {loaded:?}");
-    assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM sessions").await, 0);
-    assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM pending_authorizations").await, 0);
+    assert_eq!(count_in(&app, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(count_in(&app, "SELECT COUNT(*) FROM pending_authorizations").await, 0);
     assert!(loaded <= idle * 2, "idle {idle:?}, loaded {loaded:?}");
 }
 
@@ -343,22 +339,23 @@ async fn authorize_is_rate_limited_and_the_sweep_prunes_sessions() {
     // grants), shares the budget.
     let consent = Browser::new(&app).get("/o/oauth2/v2/consent?request=x").await;
     assert_eq!(consent.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM sessions").await, 3);
+    assert_eq!(count_in(&app, "SELECT COUNT(*) FROM sessions").await, 3);
 
-    let path = app.dir.path().join("dataport.sqlite");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.expect("db");
-    sqlx::query("UPDATE sessions SET expires_at = 0").execute(&pool).await.expect("expire");
-    sqlx::query("UPDATE pending_authorizations SET expires_at = 0").execute(&pool).await.expect("expire");
-    let plan: Vec<(i64, i64, i64, String)> =
-        sqlx::query_as("EXPLAIN QUERY PLAN DELETE FROM sessions WHERE expires_at < 5")
-            .fetch_all(&pool)
-            .await
-            .expect("plan");
-    assert!(plan.iter().any(|p| p.3.contains("USING INDEX") || p.3.contains("USING COVERING INDEX")), "{plan:?}");
-    pool.close().await;
+    let db = app.sql().await;
+    db.execute("UPDATE sessions SET expires_at = 0", &[]).await;
+    db.execute("UPDATE pending_authorizations SET expires_at = 0", &[]).await;
+    if let Sql::Sqlite(pool) = &db {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as("EXPLAIN QUERY PLAN DELETE FROM sessions WHERE expires_at < 5")
+                .fetch_all(pool)
+                .await
+                .expect("plan");
+        assert!(plan.iter().any(|p| p.3.contains("USING INDEX") || p.3.contains("USING COVERING INDEX")), "{plan:?}");
+    }
+    db.close().await;
     app.core.sweep_once().await.expect("sweep");
-    assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM sessions").await, 0);
-    assert_eq!(count(app.dir.path(), "SELECT COUNT(*) FROM pending_authorizations").await, 0);
+    assert_eq!(count_in(&app, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(count_in(&app, "SELECT COUNT(*) FROM pending_authorizations").await, 0);
 }
 
 /// Signs `alice` in once and returns a browser whose later authorizations go straight to consent.
@@ -397,10 +394,10 @@ async fn fresh_code(browser: &mut Browser) -> String {
 }
 
 /// Tokens that still work: not revoked, not expired, and (refresh tokens) not rotated out.
-async fn live_tokens(dir: &Path) -> i64 {
+async fn live_tokens(app: &TestApp) -> i64 {
     let now = Timestamp::now().micros();
-    count(
-        dir,
+    count_in(
+        app,
         &format!(
             "SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL AND expires_at > {now} \
              AND NOT (kind = 'refresh' AND rotated_at IS NOT NULL)"
@@ -459,7 +456,7 @@ async fn simultaneous_refreshes_and_redemptions_leave_no_live_token() {
                 assert_eq!(app.post("/v1/accessType:check", access, "{}").await.status, StatusCode::UNAUTHORIZED);
             }
         }
-        assert_eq!(live_tokens(app.dir.path()).await, 0, "a replayed code leaves no live token");
+        assert_eq!(live_tokens(&app).await, 0, "a replayed code leaves no live token");
     }
     eprintln!("code replays: {won} of 20 races had a winner");
 
@@ -477,7 +474,7 @@ async fn simultaneous_refreshes_and_redemptions_leave_no_live_token() {
                 assert_eq!(app.post("/v1/accessType:check", access, "{}").await.status, StatusCode::UNAUTHORIZED);
             }
         }
-        assert_eq!(live_tokens(app.dir.path()).await, 0, "a reused refresh token leaves no live token");
+        assert_eq!(live_tokens(&app).await, 0, "a reused refresh token leaves no live token");
     }
     eprintln!("refresh reuse: {won} of 20 races had a winner");
 }

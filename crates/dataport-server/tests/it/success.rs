@@ -152,8 +152,9 @@ async fn reset_revokes_tokens_and_urls_and_allows_a_new_consent() {
     let again = app.initiate(&fresh, r#"{"resources":["myactivity.search"]}"#).await;
     assert_eq!(app.wait_done(&fresh, &again, Duration::from_secs(10)).await["state"], "COMPLETE");
     // The sweep deletes the revoked archive's blobs.
+    assert!(app.job_output_exists(&id).await, "kept until the sweep");
     app.core.sweep_once().await.expect("sweep");
-    assert!(!app.dir.path().join(format!("blobs/jobs/{id}")).exists());
+    assert!(!app.job_output_exists(&id).await);
 }
 
 #[tokio::test]
