@@ -11,6 +11,8 @@ a noisy shared machine:
   4. small-job latency   initiate -> COMPLETE of 1 group x 1,000 records, p50/p99 over 100 jobs
   5. polling             getPortabilityArchiveState under wrk against nginx serving the same body
   6. download            signed-URL download of a ~1 GB part against nginx serving the same file
+  7. scale-out           benchmarks 1, 4 and 5 on PostgreSQL + S3 (a throwaway cluster and s3s-fs),
+                         each against the SQLite + disk figure of the same invocation
 
 `--smoke` runs a tiny version of each (seconds), prints the numbers, fails loudly if a benchmark
 breaks and never fails for being slow; it writes nothing. The full run writes bench/RESULTS.md.
@@ -107,6 +109,7 @@ class Ctx:
     def __init__(self, keep_tmp=False):
         self.root = tempfile.mkdtemp(prefix="dataport-bench-")
         self.procs = []
+        self.finalizers = []
         self.keep_tmp = keep_tmp
         self.tools = {}
 
@@ -145,11 +148,20 @@ class Ctx:
             raise BenchError(f"{shlex.join(argv)} exited with {rc}:\n{text[-2000:]}")
         return secs, text
 
+    def on_cleanup(self, fn):
+        """Runs `fn` at cleanup, for services that run outside our process groups."""
+        self.finalizers.append(fn)
+
     def cleanup(self):
         for p in list(self.procs):
             if p.poll() is None:
                 stop_group(p, signal.SIGTERM, 10)
         self.procs.clear()
+        while self.finalizers:
+            try:
+                self.finalizers.pop()()
+            except Exception as e:  # keep cleaning up
+                log(f"cleanup: {e}")
         if self.keep_tmp:
             log(f"kept temporary files in {self.root}")
         else:
@@ -231,7 +243,9 @@ class Http:
 
 
 class Server:
-    def __init__(self, ctx, name, args):
+    def __init__(self, ctx, name, args, services=None):
+        """A server on SQLite + disk in its data dir, or with `services` on a fresh PostgreSQL
+        database and S3 prefix of their own."""
         self.ctx = ctx
         self.dir = ctx.mkdtemp(name)
         self.data = os.path.join(self.dir, "data")
@@ -239,7 +253,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.time_file = os.path.join(self.dir, "time.txt")
         self.log_file = os.path.join(self.dir, "server.log")
-        self.argv = [ctx.bin, "serve", "--no-demo", "--data-dir", self.data, "--listen",
+        self.where = ["--data-dir", self.data] + (services.fresh_state() if services else [])
+        self.argv = [ctx.bin, "serve", "--no-demo", *self.where, "--listen",
                      f"127.0.0.1:{self.port}", "--rate-limit", "0", *args]
         self.proc = None
         self.http = Http(self.port)
@@ -251,11 +266,14 @@ class Server:
 
     def subst(self, token=None, job=None):
         return [(self.dir, "$DIR"), (f"127.0.0.1:{self.port}", "127.0.0.1:$PORT"), (token, "$TOKEN"),
-                (job, "$JOB")]
+                (job, "$JOB"), *Services.subst(self.where)]
+
+    def token_argv(self, access="one-time", client="bench"):
+        return [self.ctx.bin, "admin", "token", *self.where, "--user", "bench", "--client", client,
+                "--resources", GROUP, "--access", access]
 
     def token_command(self, access="one-time", client="bench"):
-        return show(self.ctx, [self.ctx.bin, "admin", "token", "--data-dir", self.data, "--user", "bench",
-                               "--client", client, "--resources", GROUP, "--access", access], self.subst())
+        return show(self.ctx, self.token_argv(access, client), self.subst())
 
     def start(self, timeout=120):
         with open(self.log_file, "wb") as logf:
@@ -291,6 +309,17 @@ class Server:
                     return float(m.group(1))
         return None
 
+    def archive_bytes(self, job):
+        """The size of the job's parts, from the server's own "export complete … bytes=N" line
+        (wherever the blobs live)."""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", self.tail_all())
+        for line in text.splitlines():
+            if job in line and "export complete" in line:
+                m = re.search(r"bytes\W+([0-9]+)", line)
+                if m:
+                    return int(m.group(1))
+        raise BenchError(f"the server logged no size for job {job}")
+
     def tail_all(self):
         try:
             with open(self.log_file, encoding="utf-8", errors="replace") as f:
@@ -299,9 +328,7 @@ class Server:
             return ""
 
     def token(self, client="bench", access="one-time"):
-        argv = [self.ctx.bin, "admin", "token", "--data-dir", self.data, "--user", "bench", "--client",
-                client, "--resources", GROUP, "--access", access]
-        _, out = self.ctx.output(argv, timeout=60)
+        _, out = self.ctx.output(self.token_argv(access, client), timeout=60)
         token = out.strip().splitlines()[-1].strip()
         if not token:
             raise BenchError("dataportd admin token printed nothing")
@@ -428,11 +455,12 @@ def records_match(got, asked):
     return abs(got - asked) <= 2 + asked // 100_000
 
 
-def export_run(ctx, mb, cfg, extra=(), keep=False):
+def export_run(ctx, mb, cfg, extra=(), keep=False, services=None):
     """One export of `mb` MB on a fresh server: times initiate -> COMPLETE, reads the true size from
     manifest.json, stops the server (unless keep) and returns the numbers."""
     records = records_for(mb)
-    srv = Server(ctx, f"export-{mb}mb", ["--emulator-group-records", f"{GROUP}={records}", *extra]).start()
+    srv = Server(ctx, f"export-{mb}mb", ["--emulator-group-records", f"{GROUP}={records}", *extra],
+                 services).start()
     token = srv.token()
     start = time.perf_counter()
     job = srv.initiate(token)
@@ -444,7 +472,7 @@ def export_run(ctx, mb, cfg, extra=(), keep=False):
     got_records = sum(f.get("records") or 0 for f in manifest["files"])
     if size <= 0 or not records_match(got_records, records):
         raise BenchError(f"manifest lists {size} bytes and {got_records} records, expected {records} records")
-    archive = sum(os.path.getsize(p) for p in glob.glob(os.path.join(srv.data, "blobs", "jobs", job, "*", "*")))
+    archive = srv.archive_bytes(job)
     run = {"target_mb": mb, "records": records, "bytes": size, "seconds": seconds, "mbps": size / MB / seconds,
            "archive_bytes": archive, "parts": len(paths), "server": srv.command(), "token_cmd": srv.token_command(),
            "server_s": srv.reported_seconds(job)}
@@ -561,10 +589,12 @@ def bench_memory(ctx, cfg, R, runs):
     R["memory"] = {mb: runs[mb] for mb in cfg["memory_mb"]}
 
 
-def bench_small_jobs(ctx, cfg, R, runs=None):
+def bench_small_jobs(ctx, cfg, R, runs=None, services=None, key="small"):
     n, records = cfg["small_jobs"], cfg["small_records"]
-    log(f"benchmark 4: small-job latency, {n} jobs of 1 group x {records} records")
-    srv = Server(ctx, "small", ["--emulator-group-records", f"{GROUP}={records}", "--cooldown-seconds", "0"]).start()
+    log(f"benchmark 4: small-job latency, {n} jobs of 1 group x {records} records"
+        + (" on PostgreSQL + S3" if services else ""))
+    srv = Server(ctx, "small", ["--emulator-group-records", f"{GROUP}={records}", "--cooldown-seconds", "0"],
+                 services).start()
     try:
         token = srv.token(access="30d")
         samples = []
@@ -578,11 +608,11 @@ def bench_small_jobs(ctx, cfg, R, runs=None):
         got = sum(f.get("records") or 0 for f in manifest["files"])
         if not records_match(got, records):
             raise BenchError(f"small job exported {got} records, expected {records}")
-        R["small"] = {"jobs": n, "records": records, "samples": samples, "server": srv.command(),
-                      "token": srv.token_command("30d")}
+        R[key] = {"jobs": n, "records": records, "samples": samples, "server": srv.command(),
+                  "token": srv.token_command("30d")}
     finally:
         usage = srv.stop()
-    R["small"]["rss_mib"] = usage["rss_mib"]
+    R[key]["rss_mib"] = usage["rss_mib"]
     ms = [s * 1000 for s in samples]
     log(f"small jobs: p50 {median(ms):.1f} ms, p99 {percentile(ms, 99):.1f} ms")
 
@@ -728,6 +758,106 @@ def bench_polling(ctx, cfg, nginx, R):
         srv.stop()
 
 
+class Services:
+    """A throwaway PostgreSQL cluster (scripts/pg-cluster) and S3 server (scripts/s3-server,
+    s3s-fs, installed on first use) for benchmark 7, stopped at cleanup."""
+
+    S3_KEYS = {"AWS_ACCESS_KEY_ID": "dataport-test", "AWS_SECRET_ACCESS_KEY": "dataport-test-secret"}
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.pg_dir = ctx.mkdtemp("postgres")
+        self.s3_dir = ctx.mkdtemp("s3")
+        self.pg = self.s3 = None
+
+    def start(self):
+        scripts = os.path.join(ROOT, "scripts")
+        if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
+            if os.geteuid() != 0 or not shutil.which("apt-get"):
+                raise BenchError("PostgreSQL is missing: apt-get install postgresql")
+            log("installing PostgreSQL from Debian: apt-get install -y postgresql")
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
+                if self.ctx.run(argv, timeout=900, env=env, stdout=sys.stderr)[1] != 0:
+                    raise BenchError(f"{shlex.join(argv)} failed")
+        self.ctx.output(["bash", os.path.join(scripts, "s3-server"), "install"], timeout=1800)
+        os.chmod(self.ctx.root, 0o711)  # the cluster runs as the postgres user, inside our temp dir
+        _, out = self.ctx.output(["bash", os.path.join(scripts, "pg-cluster"), self.pg_dir], timeout=300)
+        self.pg = out.strip().splitlines()[-1]
+        _, out = self.ctx.output(["bash", os.path.join(scripts, "s3-server"), self.s3_dir], timeout=120)
+        self.s3 = out.strip().splitlines()[-1]
+        os.environ.update(self.S3_KEYS)  # read by every dataportd started from here on
+        self.ctx.on_cleanup(self.stop)
+        return self
+
+    def stop(self):
+        scripts = os.path.join(ROOT, "scripts")
+        for script, d in (("pg-cluster", self.pg_dir), ("s3-server", self.s3_dir)):
+            subprocess.run(["bash", os.path.join(scripts, script), "stop", d], capture_output=True, timeout=120)
+
+    def fresh_state(self):
+        """`--database-url` of a new database and `--blob-url` of a new prefix, for one server."""
+        name = f"bench_{os.urandom(8).hex()}"
+        psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:] or [shutil.which("psql") or "psql"]
+        self.ctx.output([psql[0], "-X", "-q", "-v", "ON_ERROR_STOP=1", self.pg, "-c", f"CREATE DATABASE {name}"],
+                        timeout=60)
+        location, _, query = self.s3.partition("?")
+        return ["--database-url", self.pg.rsplit("/", 1)[0] + "/" + name,
+                "--blob-url", f"{location}/{name}?{query}"]
+
+    @staticmethod
+    def subst(state):
+        """Placeholders for the per-server URLs in the commands RESULTS.md shows."""
+        out = []
+        for flag, label in (("--database-url", "postgres://postgres@127.0.0.1:$PG_PORT/$DB"),
+                            ("--blob-url", "s3://dataport-test/$DB?endpoint=http://127.0.0.1:$S3_PORT&…")):
+            if flag in state:
+                out.append((state[state.index(flag) + 1], label))
+        return out
+
+
+def bench_scaleout(ctx, cfg, R, runs):
+    """Benchmark 7: export throughput, small-job latency and polling on PostgreSQL + S3, each
+    against SQLite + disk measured in this invocation (benchmarks 1, 4 and 5 when they ran, else
+    here), interleaved where this benchmark runs both."""
+    services = Services(ctx).start()
+    tmb = cfg["throughput_mb"]
+    log(f"benchmark 7: PostgreSQL + S3 ({services.pg}, {services.s3})")
+    embedded = runs.setdefault(tmb, [])
+    scaled = []
+    for i in range(cfg["export_runs"]):
+        if len(embedded) <= i:
+            embedded.append(export_run(ctx, tmb, cfg))
+        scaled.append(export_run(ctx, tmb, cfg, services=services))
+    if "small" not in R:
+        bench_small_jobs(ctx, cfg, R)
+    bench_small_jobs(ctx, cfg, R, services=services, key="small_scaleout")
+    polling = {}
+    for name, svc in (("embedded", None), ("scaleout", services)):
+        srv = Server(ctx, f"polling-{name}", ["--emulator-group-records", f"{GROUP}=1000"], svc).start()
+        try:
+            token = srv.token()
+            job = srv.initiate(token)
+            srv.wait_complete(token, job, timeout=120)
+            polling[name] = (srv, token, srv.base + f"/v1/archiveJobs/{job}/portabilityArchiveState")
+        except BaseException:
+            srv.stop()
+            raise
+    try:
+        rounds = {"embedded": [], "scaleout": []}
+        for _ in range(cfg["wrk_rounds"]):
+            for name, (_, token, url) in polling.items():
+                rounds[name].append(wrk_run(ctx, cfg, url, token))
+            log(f"polling: SQLite {rounds['embedded'][-1]['rps']:.0f} req/s, "
+                f"PostgreSQL {rounds['scaleout'][-1]['rps']:.0f} req/s")
+        server = polling["scaleout"][0].command()
+    finally:
+        for srv, _, _ in polling.values():
+            srv.stop()
+    R["scaleout"] = {"export_mb": tmb, "embedded": embedded[:cfg["export_runs"]], "scaled": scaled,
+                     "polling": rounds, "server": server}
+
+
 def curl_download(ctx, url, expect):
     argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url]
     _, out = ctx.output(argv, timeout=600)
@@ -785,6 +915,7 @@ BENCHMARKS = [  # in run order: (--only key, name, function)
     ("small", "small-job latency (4)", bench_small_jobs),
     ("polling", "polling (5)", bench_polling),
     ("download", "download (6)", bench_download),
+    ("scaleout", "PostgreSQL + S3 (7)", bench_scaleout),
 ]
 
 # ---------------------------------------------------------------------------------------------------
@@ -1118,6 +1249,42 @@ def render(R, M, args, smoke, elapsed, failures):
             add(c)
         add("```")
         add("")
+    so = R.get("scaleout")
+    if so:
+        add("## 7. PostgreSQL + S3 (scale-out backend) against SQLite + local disk")
+        add("")
+        add("The same benchmarks on one `dataportd serve` whose database is a fresh database on a throwaway "
+            "PostgreSQL cluster (`scripts/pg-cluster`: fsync off, loopback) and whose blobs are a fresh prefix of a "
+            "bucket on s3s-fs 0.14.1 (`scripts/s3-server`, loopback, data on the same disk), each against the "
+            "SQLite + disk figure measured in this invocation. Both services share the machine's two cores with "
+            "the server.")
+        add("")
+        add("| | SQLite + disk | PostgreSQL + S3 | runs (PostgreSQL + S3) | ratio PostgreSQL + S3 ÷ SQLite |")
+        add("|---|---|---|---|---|")
+        e_mbps = median([r["mbps"] for r in so["embedded"]])
+        s_mbps = median([r["mbps"] for r in so["scaled"]])
+        add(f"| export throughput, {so['export_mb']} MB (median MB/s) | {e_mbps:.1f} | {s_mbps:.1f} | "
+            f"{fmt_list([r['mbps'] for r in so['scaled']], '{:.1f}')} | **{s_mbps / e_mbps:.2f}×** |")
+        e_p50 = median(R["small"]["samples"]) * 1000
+        s_p50 = median(R["small_scaleout"]["samples"]) * 1000
+        add(f"| small-job latency, p50 of {R['small_scaleout']['jobs']} jobs (ms; lower is better) | {e_p50:.1f} | "
+            f"{s_p50:.1f} | p99 {percentile(R['small_scaleout']['samples'], 99) * 1000:.1f} ms | "
+            f"**{s_p50 / e_p50:.2f}×** |")
+        e_rps = median([r["rps"] for r in so["polling"]["embedded"]])
+        s_rps = median([r["rps"] for r in so["polling"]["scaleout"]])
+        add(f"| polling (median req/s, alternating rounds) | {e_rps:.0f} | {s_rps:.0f} | "
+            f"{fmt_list([r['rps'] for r in so['polling']['scaleout']], '{:.0f}')} | **{s_rps / e_rps:.2f}×** |")
+        add("")
+        add(f"Peak RSS of the PostgreSQL + S3 server per {so['export_mb']} MB export: "
+            f"{fmt_list([r['rss_mib'] for r in so['scaled']], '{:.1f}')} MiB.")
+        add("")
+        add("Server command (PostgreSQL + S3):")
+        add("")
+        add("```sh")
+        add(so["server"])
+        add("```")
+        add("")
+
     nginx_conf = R.get("nginx_conf")
     if nginx_conf:
         add("## nginx configuration (benchmarks 5 and 6)")
