@@ -15,7 +15,7 @@
 //! on its own.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
 use serde::Serialize;
@@ -27,7 +27,7 @@ use dataport_types::Timestamp;
 
 use crate::blob::{BlobError, BlobStore, StagedBlob};
 use crate::catalogue::ResourceGroup;
-use crate::model::Part;
+use crate::model::{Part, Progress};
 use crate::sources::{FileLayout, FileSink, SinkError};
 
 /// How archives are cut and compressed.
@@ -71,6 +71,27 @@ pub struct Manifest {
     pub start_time: Option<Timestamp>,
     pub export_time: Timestamp,
     pub files: Vec<ManifestFile>,
+}
+
+/// What the writer has done so far, counted as it goes and read from another thread (the
+/// worker's heartbeat reports it).
+#[derive(Debug, Default)]
+pub struct ProgressCounters {
+    groups_done: AtomicU32,
+    records: AtomicU64,
+    bytes: AtomicU64,
+    parts_written: AtomicU32,
+}
+
+impl ProgressCounters {
+    pub fn snapshot(&self) -> Progress {
+        Progress {
+            groups_done: self.groups_done.load(Ordering::Relaxed),
+            records: self.records.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            parts_written: self.parts_written.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A writer that counts and hashes what passes through it.
@@ -296,6 +317,10 @@ pub struct ArchiveWriter {
     files: Vec<ManifestFile>,
     groups: Vec<BrowserGroup>,
     folder: String,
+    /// Inside a bundle ([`FileSink::begin_bundle`]): `Some(true)` until its first file starts,
+    /// which alone may roll the part over.
+    bundle: Option<bool>,
+    progress: Arc<ProgressCounters>,
 }
 
 fn zip_time(at: Timestamp) -> DateTime {
@@ -306,6 +331,12 @@ fn zip_time(at: Timestamp) -> DateTime {
             DateTime::from_date_and_time(year, u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second()).ok()
         })
         .unwrap_or_default()
+}
+
+impl From<zip::result::ZipError> for SinkError {
+    fn from(e: zip::result::ZipError) -> Self {
+        SinkError::Archive(e.to_string())
+    }
 }
 
 impl From<BlobError> for SinkError {
@@ -336,13 +367,24 @@ impl ArchiveWriter {
             files: Vec::new(),
             groups: Vec::new(),
             folder: String::new(),
+            bundle: None,
+            progress: Arc::default(),
         }
+    }
+
+    /// Counts into `progress` (shared with whoever reports it).
+    pub fn reporting_to(mut self, progress: Arc<ProgressCounters>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Starts the files of `group`; they go below `Portability/<folder>/`.
     pub fn begin_group(&mut self, group: &ResourceGroup) -> Result<(), SinkError> {
         if self.open_file.is_some() {
             self.end_file()?;
+        }
+        if !self.groups.is_empty() {
+            self.progress.groups_done.fetch_add(1, Ordering::Relaxed);
         }
         self.folder = format!("Portability/{}", group.folder);
         self.groups.push(BrowserGroup {
@@ -386,6 +428,7 @@ impl ArchiveWriter {
         let Some(part) = self.open_part.take() else { return Ok(()) };
         let (size, sha256) = self.compressor.close()?;
         self.parts.push(Part { index: part.index, blob_key: part.key, size, sha256 });
+        self.progress.parts_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -416,8 +459,8 @@ impl ArchiveWriter {
         let file = self.open_file.as_mut().ok_or(SinkError::NoOpenFile)?;
         let sha256 = hex::encode(std::mem::take(&mut file.hasher).finalize());
         let name = file.path.rsplit('/').next().unwrap_or_default().to_owned();
-        let entry =
-            ManifestFile { path: file.path.clone(), part, size: file.size, records: Some(file.records), sha256 };
+        let records = (file.layout != FileLayout::media()).then_some(file.records);
+        let entry = ManifestFile { path: file.path.clone(), part, size: file.size, records, sha256 };
         if let Some(group) = self.groups.last_mut() {
             group.file_count += 1;
             group.total_size += entry.size;
@@ -436,6 +479,9 @@ impl ArchiveWriter {
     pub fn finish(mut self, manifest: ManifestHeader) -> Result<Vec<Part>, SinkError> {
         if self.open_file.is_some() {
             self.end_file()?;
+        }
+        if !self.groups.is_empty() {
+            self.progress.groups_done.fetch_add(1, Ordering::Relaxed);
         }
         self.close_part()?;
         let manifest = Manifest {
@@ -502,7 +548,12 @@ impl FileSink for ArchiveWriter {
         if self.open_file.is_some() {
             self.end_file()?;
         }
-        if self.part_bytes() >= self.settings.part_size {
+        // A bundle's files stay in the part its first file starts in.
+        let may_roll_over = self.bundle.is_none_or(|first| first);
+        if self.bundle.is_some() {
+            self.bundle = Some(false);
+        }
+        if may_roll_over && self.part_bytes() >= self.settings.part_size {
             self.close_part()?;
         }
         self.open_file = Some(OpenFile {
@@ -541,12 +592,34 @@ impl FileSink for ArchiveWriter {
             written?;
         }
         file.records += 1;
+        self.progress.records.fetch_add(1, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        write_to(file, &mut self.compressor, bytes)
+    }
+
+    /// Media bytes go on as they come: a media file is never split into chunks.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        let file = self.open_file.as_mut().ok_or(SinkError::NoOpenFile)?;
+        self.progress.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         write_to(file, &mut self.compressor, bytes)
     }
 
     fn end_file(&mut self) -> Result<(), SinkError> {
         self.end_chunk()?;
         self.open_file = None;
+        Ok(())
+    }
+
+    fn begin_bundle(&mut self) -> Result<(), SinkError> {
+        if self.open_file.is_some() {
+            self.end_file()?;
+        }
+        self.bundle = Some(true);
+        Ok(())
+    }
+
+    fn end_bundle(&mut self) -> Result<(), SinkError> {
+        self.bundle = None;
         Ok(())
     }
 }

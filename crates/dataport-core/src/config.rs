@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::ArchiveSettings;
 use crate::consent::Duration;
-use crate::emulator::EmulatorConfig;
 use crate::grants::Quota;
 use crate::signing::SigningKey;
+use crate::sources::emulator::EmulatorConfig;
 use crate::users::ThrottlePolicy;
 
 /// Everything the core needs to run. [`Config::new`] gives emulator-mode defaults.

@@ -170,6 +170,7 @@ mod tests {
             attempt: 0,
             failure_reason: None,
             archive_revoked_at: None,
+            progress: None,
             parts: Vec::new(),
         }
     }

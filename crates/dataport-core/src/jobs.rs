@@ -18,10 +18,9 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::Dataport;
-use crate::archive::{ArchiveWriter, ManifestHeader};
-use crate::catalogue::SourceKind;
-use crate::model::{Lease, Part};
-use crate::sources::{DataSource, ExportRequest, SourceError};
+use crate::archive::{ArchiveWriter, ManifestHeader, ProgressCounters};
+use crate::model::{Lease, Part, Progress};
+use crate::sources::{ExportRequest, SourceError};
 
 /// How often a running export renews its lease and checks for cancellation.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -30,7 +29,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// How an attempt ended.
 enum Outcome {
-    Complete(Vec<Part>),
+    Complete(Vec<Part>, Progress),
     /// Cancelled, or the lease was lost to another worker.
     Cancelled,
     /// This process is shutting down: the job goes back to the queue at once.
@@ -97,7 +96,7 @@ impl Dataport {
         }
         let now = self.store.clock().await.unwrap_or_else(|_| Timestamp::now());
         let recorded = match &outcome {
-            Outcome::Complete(parts) => self.store.complete(&lease, parts, now).await,
+            Outcome::Complete(parts, progress) => self.store.complete(&lease, parts, progress, now).await,
             Outcome::Cancelled => Ok(false),
             Outcome::Interrupted => self.store.release(&lease, "interrupted by a shutdown", now).await,
             Outcome::Failed(reason) => self.store.fail(&lease, reason, now).await,
@@ -109,7 +108,7 @@ impl Dataport {
                 self.store.release(&lease, reason, now.plus_seconds(backoff)).await
             }
         };
-        let kept = matches!((&outcome, &recorded), (Outcome::Complete(_), Ok(true)));
+        let kept = matches!((&outcome, &recorded), (Outcome::Complete(..), Ok(true)));
         if !kept {
             // Nothing of this attempt will ever be served: remove it now (the sweep would later).
             let prefix = format!("jobs/{}/{}", job.id, lease.attempt);
@@ -119,7 +118,7 @@ impl Dataport {
         }
         let seconds = started.elapsed().as_secs_f64();
         match (outcome, recorded) {
-            (Outcome::Complete(parts), Ok(true)) => {
+            (Outcome::Complete(parts, _), Ok(true)) => {
                 let bytes: u64 = parts.iter().map(|p| p.size).sum();
                 tracing::info!(parts = parts.len(), bytes, seconds, "export complete");
             }
@@ -149,7 +148,9 @@ impl Dataport {
         let this = self.clone();
         let flag = cancelled.clone();
         let attempt = lease.attempt;
-        let export = tokio::task::spawn_blocking(move || this.export(&job, attempt, &subject, &flag));
+        let progress = Arc::new(ProgressCounters::default());
+        let counters = progress.clone();
+        let export = tokio::task::spawn_blocking(move || this.export(&job, attempt, &subject, &flag, counters));
         tokio::pin!(export);
         let mut ticker = tokio::time::interval(HEARTBEAT);
         ticker.tick().await;
@@ -159,7 +160,7 @@ impl Dataport {
                 result = &mut export => {
                     return match result {
                         // Finished after all: the fenced `complete` decides whether it still counts.
-                        Ok(Ok(parts)) => Outcome::Complete(parts),
+                        Ok(Ok(parts)) => Outcome::Complete(parts, progress.snapshot()),
                         _ if interrupted => Outcome::Interrupted,
                         Ok(Err(SourceError::Cancelled)) => Outcome::Cancelled,
                         Ok(Err(SourceError::Permanent(reason))) => Outcome::Failed(reason),
@@ -175,7 +176,10 @@ impl Dataport {
                 }
                 _ = ticker.tick() => {
                     let renewed = match self.store.clock().await {
-                        Ok(now) => self.store.heartbeat(lease, now.plus_seconds(self.config.lease_seconds)).await,
+                        Ok(now) => {
+                            let until = now.plus_seconds(self.config.lease_seconds);
+                            self.store.heartbeat(lease, until, &progress.snapshot()).await
+                        }
                         Err(e) => Err(e),
                     };
                     match renewed {
@@ -204,17 +208,20 @@ impl Dataport {
         attempt: u32,
         subject: &str,
         cancelled: &AtomicBool,
+        progress: Arc<ProgressCounters>,
     ) -> Result<Vec<Part>, SourceError> {
         let prefix = format!("jobs/{}/{attempt}", job.id);
-        let mut writer = ArchiveWriter::new(&self.blobs, &prefix, self.config.archive, job.export_time);
+        let mut writer =
+            ArchiveWriter::new(&self.blobs, &prefix, self.config.archive, job.export_time).reporting_to(progress);
         let request = ExportRequest { subject, start_time: job.start_time, export_time: job.export_time, cancelled };
         for name in &job.resources {
             let group = self.catalogue.get(name).ok_or_else(|| {
                 SourceError::Permanent(format!("resource group {name} is no longer in the catalogue"))
             })?;
-            let source: &dyn DataSource = match group.source {
-                SourceKind::Emulator => &self.emulator,
-            };
+            let source = self
+                .sources
+                .get(name)
+                .ok_or_else(|| SourceError::Permanent(format!("resource group {name} has no data source")))?;
             writer.begin_group(group)?;
             source.export(group, &request, &mut writer)?;
             if request.is_cancelled() {

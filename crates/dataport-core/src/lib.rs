@@ -14,7 +14,6 @@ pub mod config;
 pub mod consent;
 pub mod demo;
 pub mod download;
-pub mod emulator;
 pub mod error;
 pub mod grants;
 pub mod jobs;
@@ -39,8 +38,8 @@ pub use error::ApiError;
 
 use blob::BlobStore;
 use catalogue::Catalogue;
-use emulator::Emulator;
 use signing::UrlSigner;
+use sources::{DataSource, Sources};
 use store::Store;
 
 /// Why the core could not start.
@@ -52,6 +51,8 @@ pub enum StartError {
     Store { url: String, source: store::StoreError },
     #[error("blob store: {0}")]
     Blob(#[from] blob::BlobError),
+    #[error(transparent)]
+    Sources(#[from] sources::SourcesError),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("{0}")]
@@ -66,7 +67,8 @@ pub struct Dataport {
     catalogue: Catalogue,
     blobs: Arc<dyn BlobStore>,
     signer: UrlSigner,
-    emulator: Emulator,
+    /// The data source of each group.
+    sources: Sources,
     /// Wakes idle workers when a job is created.
     wake: Notify,
     /// Cancel flags of the exports running in this process, by job id.
@@ -80,6 +82,15 @@ pub struct Dataport {
 impl Dataport {
     /// Opens the data directory: database (migrated), blobs, catalogue and signing keys.
     pub async fn open(config: Config) -> Result<Self, StartError> {
+        Self::open_with_sources(config, HashMap::new()).await
+    }
+
+    /// [`Dataport::open`] with the sources registered in code, by the name a catalogue's
+    /// `kind = "custom"` groups give (`source.name`).
+    pub async fn open_with_sources(
+        config: Config,
+        custom: HashMap<String, Arc<dyn DataSource>>,
+    ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
         let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
         std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
@@ -97,8 +108,10 @@ impl Dataport {
             config.signing_keys.clone()
         };
         let signer = UrlSigner::new(keys).ok_or_else(|| dir_error(std::io::Error::other("no signing key")))?;
+        let runtime = tokio::runtime::Handle::current();
+        let sources = Sources::build(&catalogue, config.emulator.clone(), &custom, &runtime)?;
         Ok(Self {
-            emulator: Emulator::new(config.emulator.clone()),
+            sources,
             store,
             catalogue,
             blobs,

@@ -209,7 +209,23 @@ pub struct Job {
     pub failure_reason: Option<String>,
     /// Set by reset or the retention sweep: the archive is no longer downloadable.
     pub archive_revoked_at: Option<Timestamp>,
+    /// How far the current (or last) attempt got, as its worker last reported.
+    pub progress: Option<Progress>,
     pub parts: Vec<Part>,
+}
+
+/// How far an export has got (SPEC §12): reported by the worker with each heartbeat and at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Groups whose files are all written.
+    pub groups_done: u32,
+    /// Records written (media files not counted).
+    pub records: u64,
+    /// Uncompressed bytes written.
+    pub bytes: u64,
+    /// Archive parts finished and uploaded.
+    pub parts_written: u32,
 }
 
 /// A new job as initiate or retry creates it.

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use dataport_types::{
-    CheckAccessTypeResponse, Empty, InitiatePortabilityArchiveRequest, InitiatePortabilityArchiveResponse,
-    PortabilityArchiveState, RetryPortabilityArchiveResponse, State, Timestamp,
+    ArchiveJobDetails, CheckAccessTypeResponse, Empty, InitiatePortabilityArchiveRequest,
+    InitiatePortabilityArchiveResponse, JobProgress, PortabilityArchiveState, RetryPortabilityArchiveResponse, State,
+    Timestamp,
 };
 
 use crate::Dataport;
@@ -159,6 +160,34 @@ impl Dataport {
             && job.archive_revoked_at.is_none()
             && !job.parts.is_empty()
             && job.finished_at.is_some_and(|at| at.plus_seconds(self.config.retention_seconds) > now)
+    }
+
+    /// `GET /x/v1/archiveJobs/{id}` (SPEC §12): the job of the principal's pair with its
+    /// progress, failure reason and lineage; E11 for any other job.
+    pub async fn job_details(&self, principal: &Principal, id: &str) -> Result<ArchiveJobDetails, ApiError> {
+        let job = self.owned_job(principal, id).await?;
+        let progress = job.progress.unwrap_or_default();
+        Ok(ArchiveJobDetails {
+            name: format!("archiveJobs/{}", job.id),
+            state: job.state,
+            access_type: job.access_type,
+            start_time: job.start_time,
+            export_time: job.export_time,
+            create_time: job.created_at,
+            finish_time: job.finished_at,
+            attempt: job.attempt,
+            failure_reason: job.failure_reason,
+            retry_of: job.retry_of,
+            retry_index: job.retry_index,
+            progress: JobProgress {
+                groups_total: u32::try_from(job.resources.len()).unwrap_or(u32::MAX),
+                groups_done: progress.groups_done,
+                records: progress.records,
+                bytes: progress.bytes,
+                parts_written: progress.parts_written,
+            },
+            resources: job.resources,
+        })
     }
 
     /// `archiveJobs.retry`: a new job with the failed job's parameters (E14, E15).

@@ -1,5 +1,5 @@
-//! The API handler: every `/v1/…` and `/v1beta/…` request comes here (axum cannot route custom
-//! verbs), is parsed into an [`Endpoint`], and is dispatched to one core use case.
+//! The API handler: every `/v1/…`, `/v1beta/…` and `/x/v1/…` request comes here (axum cannot
+//! route custom verbs), is parsed into an [`Endpoint`], and is dispatched to one core use case.
 //!
 //! Order of checks: system parameters, path, method, body size, authentication (E1–E4), rate
 //! limit, body, then the use case (which validates before it applies grant rules).
@@ -89,6 +89,7 @@ async fn serve(app: &AppState, params: &SystemParams, request: Request) -> Resul
             proto_json::parse_empty(&body).map_err(invalid_body)?;
             respond::success(&core.check_access_type(&principal).await?, params)
         }
+        Endpoint::JobDetails { id } => respond::success(&core.job_details(&principal, &id).await?, params),
     })
 }
 
@@ -100,6 +101,21 @@ fn response_fields(endpoint: &Endpoint) -> &'static [&'static str] {
         Endpoint::Retry { .. } => &["archiveJobId"],
         Endpoint::Cancel { .. } | Endpoint::Reset => &[],
         Endpoint::CheckAccessType => &["oneTimeResources", "timeBasedResources"],
+        Endpoint::JobDetails { .. } => &[
+            "name",
+            "state",
+            "resources",
+            "accessType",
+            "startTime",
+            "exportTime",
+            "createTime",
+            "finishTime",
+            "attempt",
+            "failureReason",
+            "retryOf",
+            "retryIndex",
+            "progress",
+        ],
     }
 }
 

@@ -12,18 +12,28 @@ use percent_encoding::percent_decode_str;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     Initiate,
-    State { id: String },
-    Retry { id: String },
-    Cancel { id: String },
+    State {
+        id: String,
+    },
+    Retry {
+        id: String,
+    },
+    Cancel {
+        id: String,
+    },
     Reset,
     CheckAccessType,
+    /// `GET /x/v1/archiveJobs/{id}`: dataport's extension (SPEC §12), a job's progress and history.
+    JobDetails {
+        id: String,
+    },
 }
 
 impl Endpoint {
     /// The one HTTP method the endpoint declares.
     pub fn method(&self) -> &'static str {
         match self {
-            Self::State { .. } => "GET",
+            Self::State { .. } | Self::JobDetails { .. } => "GET",
             _ => "POST",
         }
     }
@@ -37,6 +47,7 @@ impl Endpoint {
             Self::Cancel { .. } => "archiveJobs.cancel",
             Self::Reset => "authorization.reset",
             Self::CheckAccessType => "accessType.check",
+            Self::JobDetails { .. } => "x.archiveJobs.get",
         }
     }
 }
@@ -52,6 +63,14 @@ pub enum PathError {
 
 /// Parses a raw request path such as `/v1/archiveJobs/abc:retry` (also under `/v1beta/`).
 pub fn parse(raw_path: &str) -> Result<Endpoint, PathError> {
+    if let Some(name) = raw_path.strip_prefix("/x/v1/") {
+        return match name {
+            name if name.starts_with("archiveJobs/") && !name.contains(':') => {
+                Ok(Endpoint::JobDetails { id: job_id(name, "archiveJobs/{id}")? })
+            }
+            _ => Err(PathError::NotFound),
+        };
+    }
     let rest =
         raw_path.strip_prefix("/v1/").or_else(|| raw_path.strip_prefix("/v1beta/")).ok_or(PathError::NotFound)?;
     let (name, verb) = split_verb(rest);

@@ -115,3 +115,45 @@ pub struct CheckAccessTypeResponse {
 /// The empty message (`{}`), returned by cancel and reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Empty {}
+
+/// `GET /x/v1/archiveJobs/{id}` (SPEC §12, dataport's extension; Google's clients never call it):
+/// a job with its progress, its failure reason and its place in a retry chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveJobDetails {
+    /// `archiveJobs/{id}`.
+    pub name: String,
+    pub state: State,
+    pub resources: Vec<String>,
+    pub access_type: AccessType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    pub export_time: Timestamp,
+    pub create_time: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_time: Option<Timestamp>,
+    /// How many times a worker has taken the job up (attempts after transient failures count).
+    pub attempt: u32,
+    /// Why the last attempt failed (a FAILED job's reason, or a transient one being retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// The failed job this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    pub retry_index: u32,
+    pub progress: JobProgress,
+}
+
+/// How far a job's current (or last) attempt got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobProgress {
+    pub groups_total: u32,
+    pub groups_done: u32,
+    /// Records written (media files not counted).
+    pub records: u64,
+    /// Uncompressed bytes written.
+    pub bytes: u64,
+    /// Archive parts finished (the index part included once complete).
+    pub parts_written: u32,
+}

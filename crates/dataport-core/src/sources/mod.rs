@@ -1,18 +1,32 @@
-//! Data sources: where a resource group's records come from, and the sink they are written to.
+//! Data sources (SPEC §5.1): where a resource group's records come from, and the sink they are
+//! written to.
 //!
-//! A source writes whole files of records into a [`FileSink`] (the archive writer). It runs on a
-//! blocking thread and must return promptly with [`SourceError::Cancelled`] once
-//! [`ExportRequest::is_cancelled`] turns true, so that cancel stops an export within seconds.
+//! Each group of the catalogue is bound to one [`DataSource`] when the core opens ([`Sources`]):
+//! the emulator, the operator's SQL database, HTTP service or file tree, or a source registered
+//! in code (`kind = "custom"`). A source writes whole files into a [`FileSink`] — records of a
+//! data file, or the bytes of a media file — and never sees the archive format. Sources run on a
+//! blocking thread; the SQL and HTTP sources are async and run through [`OnRuntime`]. A source must
+//! return promptly with [`SourceError::Cancelled`] once [`ExportRequest::is_cancelled`] turns
+//! true, so that cancel stops an export within seconds.
+//!
+//! An operator can unit-test a custom source against [`MemorySink`].
 
+pub mod emulator;
+pub mod files;
+pub mod http;
+pub mod sql;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dataport_types::Timestamp;
 
-use crate::catalogue::ResourceGroup;
+use crate::catalogue::{Catalogue, Format, ResourceGroup, SourceConfig};
 
 /// What to export for one group.
 pub struct ExportRequest<'a> {
-    /// The user's subject id in the operator's systems.
+    /// The user's subject id in the operator's systems: the only thing that selects their data.
     pub subject: &'a str,
     /// Inclusive lower bound of record times, if the request set one.
     pub start_time: Option<Timestamp>,
@@ -26,6 +40,11 @@ impl ExportRequest<'_> {
     /// Whether the source should stop now.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once the export should stop, for `?` in a source's loop.
+    pub fn check(&self) -> Result<(), SourceError> {
+        if self.is_cancelled() { Err(SourceError::Cancelled) } else { Ok(()) }
     }
 }
 
@@ -61,6 +80,11 @@ impl FileLayout {
     pub fn ndjson() -> Self {
         Self { prefix: String::new(), separator: String::new(), suffix: String::new(), compress: true }
     }
+
+    /// A media file: raw bytes, stored without recompression, never split.
+    pub fn media() -> Self {
+        Self { prefix: String::new(), separator: String::new(), suffix: String::new(), compress: false }
+    }
 }
 
 /// Errors of the archive writer behind a [`FileSink`].
@@ -68,8 +92,8 @@ impl FileLayout {
 pub enum SinkError {
     #[error("archive I/O: {0}")]
     Io(#[from] std::io::Error),
-    #[error("zip: {0}")]
-    Zip(#[from] zip::result::ZipError),
+    #[error("archive: {0}")]
+    Archive(String),
     #[error("invalid file name {0:?}")]
     InvalidName(String),
     #[error("records written outside a file")]
@@ -80,10 +104,17 @@ pub enum SinkError {
 pub trait FileSink {
     /// Starts a file; the previous one must have been ended.
     fn begin_file(&mut self, name: &str, layout: FileLayout) -> Result<(), SinkError>;
-    /// Appends one record (its bytes only: the sink adds the separator).
+    /// Appends one record of a data file (its bytes only: the sink adds the separator).
     fn record(&mut self, bytes: &[u8]) -> Result<(), SinkError>;
+    /// Appends bytes to a media file ([`FileLayout::media`]), in pieces of any size: a photo is
+    /// copied in chunks, never held whole.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError>;
     /// Ends the current file.
     fn end_file(&mut self) -> Result<(), SinkError>;
+    /// The files written from here to [`FileSink::end_bundle`] go into one archive part, e.g. a
+    /// listing and the media it references (SPEC §8).
+    fn begin_bundle(&mut self) -> Result<(), SinkError>;
+    fn end_bundle(&mut self) -> Result<(), SinkError>;
 }
 
 /// Why a source could not export a group.
@@ -102,7 +133,7 @@ pub enum SourceError {
     Sink(#[from] SinkError),
 }
 
-/// A source of records for resource groups.
+/// A source of records for resource groups, run on a blocking thread.
 pub trait DataSource: Send + Sync {
     /// Writes the group's files for the request into `sink`.
     fn export(
@@ -111,4 +142,205 @@ pub trait DataSource: Send + Sync {
         request: &ExportRequest<'_>,
         sink: &mut dyn FileSink,
     ) -> Result<(), SourceError>;
+}
+
+/// A source whose work is async (a database driver, an HTTP client).
+#[async_trait::async_trait(?Send)]
+pub trait AsyncDataSource: Send + Sync {
+    /// Writes the group's files for the request into `sink`.
+    async fn export(
+        &self,
+        group: &ResourceGroup,
+        request: &ExportRequest<'_>,
+        sink: &mut dyn FileSink,
+    ) -> Result<(), SourceError>;
+}
+
+/// Runs an [`AsyncDataSource`] on the blocking thread the archive writer uses, driving its
+/// futures on `runtime` (the thread blocks on them; the sink is written from that thread).
+pub struct OnRuntime<S> {
+    source: S,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<S> OnRuntime<S> {
+    /// Wraps `source`; its futures run on `runtime`.
+    pub fn new(source: S, runtime: tokio::runtime::Handle) -> Self {
+        Self { source, runtime }
+    }
+}
+
+impl<S: AsyncDataSource> DataSource for OnRuntime<S> {
+    fn export(
+        &self,
+        group: &ResourceGroup,
+        request: &ExportRequest<'_>,
+        sink: &mut dyn FileSink,
+    ) -> Result<(), SourceError> {
+        self.runtime.block_on(self.source.export(group, request, sink))
+    }
+}
+
+/// The layout of a data file of `format` whose records are JSON objects, or CSV rows under `header`.
+pub fn data_layout(format: Format, csv_header: &str) -> FileLayout {
+    match format {
+        Format::Json | Format::Media => FileLayout::json_array(),
+        Format::Ndjson => FileLayout::ndjson(),
+        Format::Csv => FileLayout::csv(csv_header),
+    }
+}
+
+/// Why the sources could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("resource group {group}: {problem}")]
+pub struct SourcesError {
+    group: String,
+    problem: String,
+}
+
+/// The data source of every group of the catalogue, built when the core opens.
+pub struct Sources {
+    by_group: HashMap<String, Arc<dyn DataSource>>,
+}
+
+impl Sources {
+    /// Binds each group to its source: `custom` ones to the sources registered under their name,
+    /// the others built from their configuration (one emulator shared by all emulator groups).
+    pub fn build(
+        catalogue: &Catalogue,
+        emulator: emulator::EmulatorConfig,
+        custom: &HashMap<String, Arc<dyn DataSource>>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, SourcesError> {
+        let emulator: Arc<dyn DataSource> = Arc::new(emulator::Emulator::new(emulator));
+        let mut by_group = HashMap::new();
+        for group in catalogue.groups() {
+            let problem = |problem: String| SourcesError { group: group.name.clone(), problem };
+            let source: Arc<dyn DataSource> = match &group.source {
+                SourceConfig::Emulator => emulator.clone(),
+                SourceConfig::Sql(config) => {
+                    Arc::new(OnRuntime::new(sql::SqlSource::new(config).map_err(problem)?, runtime.clone()))
+                }
+                SourceConfig::Http(config) => {
+                    Arc::new(OnRuntime::new(http::HttpSource::new(config).map_err(problem)?, runtime.clone()))
+                }
+                SourceConfig::Files(config) => Arc::new(files::FilesSource::new(config)),
+                SourceConfig::Custom { name } => custom.get(name).cloned().ok_or_else(|| {
+                    problem(format!("source.name {name:?} is not a custom source registered in this build"))
+                })?,
+            };
+            by_group.insert(group.name.clone(), source);
+        }
+        Ok(Self { by_group })
+    }
+
+    /// The source of `group`.
+    pub fn get(&self, group: &str) -> Option<&Arc<dyn DataSource>> {
+        self.by_group.get(group)
+    }
+}
+
+/// A file a [`MemorySink`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryFile {
+    pub name: String,
+    pub layout: FileLayout,
+    /// The records of a data file, in order.
+    pub records: Vec<Vec<u8>>,
+    /// The bytes of a media file.
+    pub bytes: Vec<u8>,
+    /// Which bundle the file was written in, if any (0-based, in order).
+    pub bundle: Option<usize>,
+}
+
+impl MemoryFile {
+    /// The file as it would be in the archive: prefix, records joined by the separator, suffix
+    /// (or the media bytes).
+    pub fn contents(&self) -> Vec<u8> {
+        if !self.bytes.is_empty() || self.records.is_empty() && self.layout == FileLayout::media() {
+            return self.bytes.clone();
+        }
+        let mut out = self.layout.prefix.as_bytes().to_vec();
+        for (i, record) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(self.layout.separator.as_bytes());
+            }
+            out.extend_from_slice(record);
+        }
+        out.extend_from_slice(self.layout.suffix.as_bytes());
+        out
+    }
+}
+
+/// A [`FileSink`] that keeps everything in memory, for testing a source (a custom one too):
+/// run the source's `export` into it and look at [`MemorySink::files`].
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub files: Vec<MemoryFile>,
+    open: bool,
+    bundle: Option<usize>,
+    bundles: usize,
+}
+
+impl MemorySink {
+    /// The file named `name`, if the source wrote one.
+    pub fn file(&self, name: &str) -> Option<&MemoryFile> {
+        self.files.iter().find(|f| f.name == name)
+    }
+}
+
+impl FileSink for MemorySink {
+    fn begin_file(&mut self, name: &str, layout: FileLayout) -> Result<(), SinkError> {
+        if !crate::catalogue::safe_relative_path(name) {
+            return Err(SinkError::InvalidName(name.to_owned()));
+        }
+        self.files.push(MemoryFile {
+            name: name.to_owned(),
+            layout,
+            records: Vec::new(),
+            bytes: Vec::new(),
+            bundle: self.bundle,
+        });
+        self.open = true;
+        Ok(())
+    }
+
+    fn record(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        match self.files.last_mut() {
+            Some(file) if self.open => {
+                file.records.push(bytes.to_vec());
+                Ok(())
+            }
+            _ => Err(SinkError::NoOpenFile),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        match self.files.last_mut() {
+            Some(file) if self.open => {
+                file.bytes.extend_from_slice(bytes);
+                Ok(())
+            }
+            _ => Err(SinkError::NoOpenFile),
+        }
+    }
+
+    fn end_file(&mut self) -> Result<(), SinkError> {
+        if !self.open {
+            return Err(SinkError::NoOpenFile);
+        }
+        self.open = false;
+        Ok(())
+    }
+
+    fn begin_bundle(&mut self) -> Result<(), SinkError> {
+        self.bundle = Some(self.bundles);
+        self.bundles += 1;
+        Ok(())
+    }
+
+    fn end_bundle(&mut self) -> Result<(), SinkError> {
+        self.bundle = None;
+        Ok(())
+    }
 }

@@ -13,8 +13,8 @@ use dataport_types::{AccessType, State, Timestamp};
 
 use super::{Redemption, Rotation, Store};
 use crate::model::{
-    AuditEntry, AuthCode, Client, Grant, GrantAccess, Job, NewJob, Part, PendingAuthorization, Session, TokenKind,
-    TokenRecord, User,
+    AuditEntry, AuthCode, Client, Grant, GrantAccess, Job, NewJob, Part, PendingAuthorization, Progress, Session,
+    TokenKind, TokenRecord, User,
 };
 
 /// Runs every check; panics (with the check's name) on the first broken guarantee.
@@ -275,12 +275,15 @@ async fn claims_lease_the_oldest_runnable_job_once(store: Arc<dyn Store>) {
     let next = store.claim("w2", at(100), at(10)).await.expect("store").expect("claim");
     assert_eq!(next.job.id, "second", "a leased job is not claimed again");
     assert_eq!(store.claim("w3", at(100), at(10)).await.expect("store"), None);
-    assert!(store.heartbeat(&lease, at(200)).await.expect("store"));
+    let halfway = Progress { groups_done: 0, records: 7, bytes: 700, parts_written: 0 };
+    assert!(store.heartbeat(&lease, at(200), &halfway).await.expect("store"));
+    assert_eq!(store.job("first").await.expect("store").expect("job").progress, Some(halfway), "reported");
     assert_eq!(store.claim("w3", at(300), at(150)).await.expect("store").map(|l| l.job.id), Some("second".into()));
     let parts = vec![Part { index: 0, blob_key: "jobs/first/1/0".into(), size: 10, sha256: "cd".repeat(32) }];
-    assert!(store.complete(&lease, &parts, at(160)).await.expect("store"));
+    let finished = Progress { groups_done: 1, records: 10, bytes: 1000, parts_written: 2 };
+    assert!(store.complete(&lease, &parts, &finished, at(160)).await.expect("store"));
     let done = store.job("first").await.expect("store").expect("job");
-    assert_eq!((done.state, done.parts.clone()), (State::Complete, parts));
+    assert_eq!((done.state, done.parts.clone(), done.progress), (State::Complete, parts, Some(finished)));
     let (t, j) = store.token_with_job("none", "first").await.expect("store");
     assert_eq!((t, j), (None, None), "no token, nothing");
     store.insert_token(&token("tk", TokenKind::Access, &u, &app, None)).await.expect("store");
@@ -302,8 +305,8 @@ async fn writes_after_a_lost_lease_change_nothing(store: Arc<dyn Store>) {
     let current = store.claim("w2", at(100), at(30)).await.expect("store").expect("taken over");
     assert_eq!(current.attempt, 2);
     let parts = vec![Part { index: 0, blob_key: "jobs/j/1/0".into(), size: 1, sha256: "00".repeat(32) }];
-    assert!(!store.heartbeat(&lost, at(200)).await.expect("store"));
-    assert!(!store.complete(&lost, &parts, at(40)).await.expect("store"));
+    assert!(!store.heartbeat(&lost, at(200), &Progress::default()).await.expect("store"));
+    assert!(!store.complete(&lost, &parts, &Progress::default(), at(40)).await.expect("store"));
     assert!(!store.fail(&lost, "late", at(40)).await.expect("store"));
     assert!(!store.release(&lost, "late", at(40)).await.expect("store"));
     let job = store.job("j").await.expect("store").expect("job");
@@ -313,7 +316,10 @@ async fn writes_after_a_lost_lease_change_nothing(store: Arc<dyn Store>) {
     let again = store.claim("w3", at(100), at(50)).await.expect("store").expect("claim");
     assert_eq!(again.attempt, 3);
     assert_eq!(store.cancel("j", at(60)).await.expect("store").expect("job").state, State::Cancelled);
-    assert!(!store.heartbeat(&again, at(200)).await.expect("store"), "a cancelled job's lease is lost");
+    assert!(
+        !store.heartbeat(&again, at(200), &Progress::default()).await.expect("store"),
+        "a cancelled job's lease is lost"
+    );
 }
 
 fn code(hash: &str, user: &User, client: &Client) -> AuthCode {

@@ -22,7 +22,7 @@ use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
-    Session, TokenRecord, User,
+    Progress, Session, TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -48,6 +48,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
     let url = crate::config::redact_url(url);
     Err(StoreError::Database(format!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")))
+}
+
+/// A job's progress as both backends store it (JSON text).
+fn progress_json(progress: &Progress) -> Result<String, StoreError> {
+    serde_json::to_string(progress).map_err(|e| StoreError::Database(format!("progress: {e}")))
 }
 
 /// What redeeming a code found.
@@ -183,12 +188,21 @@ pub trait Queue: Send + Sync {
     async fn clock(&self) -> Result<Timestamp, StoreError> {
         Ok(Timestamp::now())
     }
-    /// Claims the oldest runnable job (in progress, lease free or expired).
+    /// Claims the oldest runnable job (in progress, lease free or expired), clearing the last
+    /// attempt's progress.
     async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError>;
-    /// Extends a lease; false when the job is no longer this lease's (cancelled, or taken over).
-    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp) -> Result<bool, StoreError>;
-    /// Records the parts and marks the job COMPLETE; false when the lease was lost.
-    async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError>;
+    /// Extends a lease and records the attempt's progress; false when the job is no longer this
+    /// lease's (cancelled, or taken over).
+    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp, progress: &Progress) -> Result<bool, StoreError>;
+    /// Records the parts and the final progress and marks the job COMPLETE; false when the lease
+    /// was lost.
+    async fn complete(
+        &self,
+        lease: &Lease,
+        parts: &[Part],
+        progress: &Progress,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Marks the job FAILED with a reason; false when the lease was lost.
     async fn fail(&self, lease: &Lease, reason: &str, now: Timestamp) -> Result<bool, StoreError>;
     /// Gives the job back for another attempt after `not_before`; false when the lease was lost.

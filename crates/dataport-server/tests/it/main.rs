@@ -16,4 +16,5 @@ mod operator;
 mod routing;
 mod scaleout;
 mod security;
+mod sources;
 mod success;

@@ -2009,6 +2009,18 @@ mod tests {
             Ok(())
         }
 
+        fn write(&mut self, _bytes: &[u8]) -> Result<(), SinkError> {
+            panic!("the emulator writes no media");
+        }
+
+        fn begin_bundle(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+
+        fn end_bundle(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+
         fn end_file(&mut self) -> Result<(), SinkError> {
             let file = self.files.last_mut().ok_or(SinkError::NoOpenFile)?;
             file.ended = true;

@@ -29,11 +29,11 @@ use tokio::sync::Notify;
 
 use super::{
     Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError,
-    Uploads, Users,
+    Uploads, Users, progress_json,
 };
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
-    Session, TokenKind, TokenRecord, User,
+    Progress, Session, TokenKind, TokenRecord, User,
 };
 
 /// The PostgreSQL implementation of [`Store`].
@@ -130,7 +130,7 @@ fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
 macro_rules! job_columns {
     () => {
         "id, user_id, client_id, resources, access_type, start_time, end_time, export_time, state, created_at, \
-         finished_at, retry_of, retry_index, attempt, failure_reason, archive_revoked_at"
+         finished_at, retry_of, retry_index, attempt, failure_reason, archive_revoked_at, progress"
     };
 }
 
@@ -141,7 +141,7 @@ macro_rules! j_job_columns {
          j.access_type AS access_type, j.start_time AS start_time, j.end_time AS end_time, \
          j.export_time AS export_time, j.state AS state, j.created_at AS created_at, j.finished_at AS finished_at, \
          j.retry_of AS retry_of, j.retry_index AS retry_index, j.attempt AS attempt, \
-         j.failure_reason AS failure_reason, j.archive_revoked_at AS archive_revoked_at"
+         j.failure_reason AS failure_reason, j.archive_revoked_at AS archive_revoked_at, j.progress AS progress"
     };
 }
 
@@ -415,6 +415,12 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         attempt: count(row, "attempt")?,
         failure_reason: get(row, "failure_reason")?,
         archive_revoked_at: opt_ts(row, "archive_revoked_at")?,
+        progress: row
+            .try_get::<Option<String>, _>("progress")
+            .map_err(pg_error)?
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("progress: {e}")))?,
         parts: Vec::new(),
     })
 }

@@ -20,7 +20,7 @@ impl Queue for PgStore {
         // if another claim changed it meanwhile) and passes over rows locked by concurrent
         // claims, so two workers never take one job and neither waits for the other.
         let sql = concat!(
-            "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, attempt = attempt + 1 \
+            "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, attempt = attempt + 1, progress = NULL \
              WHERE id = (SELECT id FROM jobs WHERE state = 'IN_PROGRESS' AND not_before <= $3 \
                          AND (lease_expires_at IS NULL OR lease_expires_at < $3) ORDER BY created_at, id LIMIT 1 \
                          FOR UPDATE SKIP LOCKED) \
@@ -39,31 +39,39 @@ impl Queue for PgStore {
         Ok(Some(Lease { owner: owner.to_owned(), attempt: job.attempt, job }))
     }
 
-    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp) -> Result<bool, StoreError> {
+    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp, progress: &Progress) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = $1 \
+            "UPDATE jobs SET lease_expires_at = $1, progress = $5 \
              WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'IN_PROGRESS'",
         )
         .bind(lease_until.micros())
         .bind(&lease.job.id)
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
+        .bind(progress_json(progress)?)
         .execute(&self.pool)
         .await
         .map_err(pg_error)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError> {
+    async fn complete(
+        &self,
+        lease: &Lease,
+        parts: &[Part],
+        progress: &Progress,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg_error)?;
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'COMPLETE', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'IN_PROGRESS'",
+            "UPDATE jobs SET state = 'COMPLETE', finished_at = $1, progress = $5, lease_owner = NULL, \
+             lease_expires_at = NULL WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'IN_PROGRESS'",
         )
         .bind(now.micros())
         .bind(&lease.job.id)
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
+        .bind(progress_json(progress)?)
         .execute(&mut *tx)
         .await
         .map_err(pg_error)?;

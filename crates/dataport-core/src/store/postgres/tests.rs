@@ -46,7 +46,9 @@ async fn replicas_starting_together_migrate_once() {
         .fetch_all(&mut conn)
         .await
         .expect("migrations");
-    assert_eq!(applied, [1, 2, 3, 4, 5], "each migration applied once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).expect("migrations");
+    let expected: Vec<i64> = (1..=i64::try_from(files.count()).expect("count")).collect();
+    assert_eq!(applied, expected, "each migration applied once");
     crate::store::open(&url.replace("postgres://", "postgresql://")).await.expect("reopen (postgresql://)");
 }
 

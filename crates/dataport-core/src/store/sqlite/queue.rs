@@ -8,7 +8,7 @@ use super::*;
 impl Queue for SqliteStore {
     async fn claim(&self, owner: &str, lease_until: Timestamp, now: Timestamp) -> Result<Option<Lease>, StoreError> {
         let sql = concat!(
-            "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, attempt = attempt + 1 \
+            "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, attempt = attempt + 1, progress = NULL \
              WHERE id = (SELECT id FROM jobs WHERE state = 'IN_PROGRESS' AND not_before <= ?3 \
                          AND (lease_expires_at IS NULL OR lease_expires_at < ?3) ORDER BY created_at, id LIMIT 1) \
              RETURNING ",
@@ -26,26 +26,36 @@ impl Queue for SqliteStore {
         Ok(Some(Lease { owner: owner.to_owned(), attempt: job.attempt, job }))
     }
 
-    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp) -> Result<bool, StoreError> {
+    async fn heartbeat(&self, lease: &Lease, lease_until: Timestamp, progress: &Progress) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
+            "UPDATE jobs SET lease_expires_at = ?, progress = ? \
+             WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
         )
         .bind(lease_until.micros())
+        .bind(progress_json(progress)?)
         .bind(&lease.job.id)
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
         .execute(&self.writer)
-        .await.map_err(sqlite_error)?;
+        .await
+        .map_err(sqlite_error)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn complete(&self, lease: &Lease, parts: &[Part], now: Timestamp) -> Result<bool, StoreError> {
+    async fn complete(
+        &self,
+        lease: &Lease,
+        parts: &[Part],
+        progress: &Progress,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'COMPLETE', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL \
+            "UPDATE jobs SET state = 'COMPLETE', finished_at = ?, progress = ?, lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'IN_PROGRESS'",
         )
         .bind(now.micros())
+        .bind(progress_json(progress)?)
         .bind(&lease.job.id)
         .bind(i64::from(lease.attempt))
         .bind(&lease.owner)
