@@ -18,6 +18,7 @@ mod respond;
 mod serve;
 mod slots;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
+use dataport_core::sources::DataSource;
 use dataport_core::{ApiError, Config, Dataport};
 
 use crate::discovery::Discovery;
@@ -67,14 +69,25 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 impl Application {
     /// Binds `listen`, opens the core, and prepares the routes. When `config.public_origin` is
     /// empty it becomes `http://<bound address>`.
-    pub async fn build(mut config: Config, listen: SocketAddr) -> anyhow::Result<Self> {
+    pub async fn build(config: Config, listen: SocketAddr) -> anyhow::Result<Self> {
+        Self::build_with_sources(config, listen, HashMap::new()).await
+    }
+
+    /// [`Application::build`] with data sources written in Rust, by the name that `kind =
+    /// "custom"` groups of the catalogue give (`source.name`): how an operator ships their own
+    /// [`DataSource`] in their own build of the server (see `examples/custom_source.rs`).
+    pub async fn build_with_sources(
+        mut config: Config,
+        listen: SocketAddr,
+        sources: HashMap<String, Arc<dyn DataSource>>,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr()?;
         if config.public_origin.is_empty() {
             config.public_origin = format!("http://{local}");
         }
         config.public_origin = config.public_origin.trim_end_matches('/').to_owned();
-        let core = Arc::new(Dataport::open(config).await?);
+        let core = Arc::new(Dataport::open_with_sources(config, sources).await?);
         let discovery = Discovery::new(&core.config().public_origin, core.catalogue(), &core.config().scope_prefix)?;
         let state = AppState {
             limiter: Arc::new(RateLimiter::new(core.config().rate_limit_per_minute)),

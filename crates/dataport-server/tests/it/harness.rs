@@ -50,6 +50,15 @@ impl TestApp {
 
     /// A server on `backend` whose config `tweak` adjusts.
     pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_sources(backend, std::collections::HashMap::new(), tweak).await
+    }
+
+    /// A server with data sources written in Rust (`kind = "custom"`).
+    pub async fn spawn_with_sources(
+        backend: Backend,
+        sources: std::collections::HashMap<String, Arc<dyn dataport_core::sources::DataSource>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::new(dir.path());
         backend.configure(&mut config);
@@ -58,7 +67,9 @@ impl TestApp {
         config.workers = 2;
         config.lease_seconds = 3;
         tweak(&mut config);
-        let app = Application::build(config, "127.0.0.1:0".parse().expect("addr")).await.expect("server starts");
+        let app = Application::build_with_sources(config, "127.0.0.1:0".parse().expect("addr"), sources)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", app.local_addr());
         let core = app.core();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -424,3 +424,167 @@ async fn photos_are_stored_beside_their_listing_in_one_part() {
     assert_eq!(photo.compression(), zip::CompressionMethod::Stored, "media are stored");
     assert_eq!(photo.size(), 50_006);
 }
+
+/// The SQL source on SQLite: text timestamps become RFC 3339 UTC and bound the window, blobs
+/// become base64, and only the subject's rows are read.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_rows_are_windowed_and_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notes.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut db = <sqlx::SqliteConnection as Connection>::connect(&url).await.expect("sqlite");
+    sqlx::query("CREATE TABLE notes (id INTEGER, owner TEXT, title TEXT, amount REAL, created_at TEXT, photo BLOB)")
+        .execute(&mut db)
+        .await
+        .expect("schema");
+    for (id, owner, at) in [
+        (1, "alice", "2024-01-01 10:00:00"),
+        (2, "alice", "2024-06-01T08:00:00Z"),
+        (3, "bob", "2024-03-01 00:00:00"),
+        (4, "alice", "2025-01-01 00:00:00"),
+    ] {
+        sqlx::query("INSERT INTO notes VALUES (?, ?, 'n', 1.5, ?, x'00ff')")
+            .bind(id)
+            .bind(owner)
+            .bind(at)
+            .execute(&mut db)
+            .await
+            .expect("insert");
+    }
+    db.close().await.expect("close");
+    let source = format!(
+        "kind = \"sql\"\ndatabase = \"sqlite://{}\"\nquery = \"SELECT id, title, amount, created_at, photo FROM notes WHERE owner = :subject\"\ntime_column = \"created_at\"",
+        path.display()
+    );
+    let (app, _catalogue) =
+        app_with_catalogue(&group("notes.lite", "Notes", "json", "notes.json", true, &source), |_| {}).await;
+    let body =
+        json!({ "resources": ["notes.lite"], "startTime": "2024-01-01T10:00:00Z", "endTime": "2025-01-01T00:00:00Z" });
+    let (_, parts) = export(&app, "alice", "c", &["notes.lite"], body).await;
+    let rows = python_reads(&parts, "Portability/Notes/notes.json", "json");
+    assert_eq!(
+        rows,
+        json!([
+            {"id": "1", "title": "n", "amount": "1.5", "created_at": "2024-01-01T10:00:00Z", "photo": "AP8="},
+            {"id": "2", "title": "n", "amount": "1.5", "created_at": "2024-06-01T08:00:00Z", "photo": "AP8="}
+        ]),
+        "startTime inclusive, endTime exclusive, bob's row never"
+    );
+}
+
+/// A misconfigured catalogue stops `dataportd serve` at start-up, naming the file, the key and
+/// the problem (the whole list is unit-tested in `catalogue.rs`).
+#[test]
+fn a_bad_catalogue_stops_the_server_naming_file_key_and_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ops.toml");
+    let source =
+        "kind = \"sql\"\ndatabase = \"${DATAPORT_TEST_UNSET_VARIABLE}\"\nquery = \"SELECT 1 WHERE :subject = ''\"";
+    std::fs::write(&path, group("notes.all", "Notes", "json", "notes.json", false, source)).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataportd"))
+        .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--catalogue"])
+        .arg(&path)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("DATAPORT_TEST_UNSET_VARIABLE")
+        .output()
+        .expect("dataportd");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "catalogue {}: group[0].source.database: environment variable DATAPORT_TEST_UNSET_VARIABLE is not set",
+        path.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+/// The consent page shows the operator's titles and descriptions for their groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_consent_page_shows_the_operators_titles_and_descriptions() {
+    use crate::oauth::{Authorize, Browser, CHALLENGE, REDIRECT, client, sign_in, user};
+    let photos = tempfile::tempdir().expect("tempdir");
+    let mut catalogue = group(
+        "notes.photos",
+        "Notes/Photos",
+        "json",
+        "files.json",
+        false,
+        &format!("kind = \"files\"\nroot = \"{}/{{subject}}\"", photos.path().display()),
+    );
+    catalogue = catalogue.replace("title = \"notes.photos title\"", "title = \"Photos of your notes\"").replace(
+        "description = \"Move a copy of your notes.photos\"",
+        "description = \"Move a copy of the photos you attached to your notes\"",
+    );
+    let (app, _dir) = app_with_catalogue(&catalogue, |_| {}).await;
+    user(&app, "alice", "correct horse battery").await;
+    client(&app, "importer", None).await;
+    let mut browser = Browser::new(&app);
+    let request = Authorize {
+        client_id: "importer",
+        redirect_uri: REDIRECT,
+        groups: &["notes.photos"],
+        challenge: Some(CHALLENGE),
+        extra: "",
+    };
+    let (_, signed_in) = sign_in(&mut browser, &request.path(), ("alice", "correct horse battery")).await;
+    let page = browser.get(signed_in.location.as_deref().expect("to consent")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("Photos of your notes"), "{}", page.html);
+    assert!(page.html.contains("Move a copy of the photos you attached to your notes"), "{}", page.html);
+}
+
+// --------------------------------------------------------------------------------------- custom
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../examples/custom_source.rs"]
+mod custom_example;
+
+/// The custom source of `examples/custom_source.rs`, unit-tested against `MemorySink` as its
+/// documentation tells operators to, then served through a catalogue's `kind = "custom"` group.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_source_is_tested_in_memory_and_served_by_name() {
+    use dataport_core::sources::{DataSource, ExportRequest, MemorySink};
+    let catalogue = group(
+        "garden.harvests",
+        "Garden/Harvests",
+        "ndjson",
+        "harvests.ndjson",
+        true,
+        "kind = \"custom\"\nname = \"harvests\"",
+    );
+    let parsed = dataport_core::catalogue::Catalogue::parse(&catalogue, "test").expect("catalogue");
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    let request = ExportRequest {
+        subject: "alice",
+        start_time: Some(dataport_types::Timestamp::parse("2024-02-01T00:00:00Z").expect("t")),
+        export_time: dataport_types::Timestamp::parse("2024-03-01T00:00:00Z").expect("t"),
+        cancelled: &cancelled,
+    };
+    let mut sink = MemorySink::default();
+    custom_example::Harvests.export(&parsed.groups()[0], &request, &mut sink).expect("export");
+    assert_eq!(sink.file("harvests.ndjson").expect("file").records.len(), 4, "the February weeks");
+
+    let (app, _dir) = {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalogue.toml");
+        std::fs::write(&path, &catalogue).expect("write");
+        let app = TestApp::spawn_with_sources(Backend::for_test().await, custom_example::sources(), |c| {
+            c.catalogue_path = Some(path);
+        })
+        .await;
+        (app, dir)
+    };
+    let (_, parts) =
+        export(&app, "alice", "c", &["garden.harvests"], json!({ "resources": ["garden.harvests"] })).await;
+    let rows = python_reads(&parts, "Portability/Garden/Harvests/harvests.ndjson", "ndjson");
+    assert_eq!(rows.as_array().map(Vec::len), Some(104));
+    assert_eq!(rows[0]["what"], "alice's harvest of week 0");
+
+    let unknown = group("x.y", "X", "json", "x.json", false, "kind = \"custom\"\nname = \"nobody\"");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("c.toml"), unknown).expect("write");
+    let mut config = dataport_core::Config::new(dir.path());
+    config.catalogue_path = Some(dir.path().join("c.toml"));
+    let refused = dataport_core::Dataport::open(config).await.err().expect("refused").to_string();
+    assert!(refused.contains("x.y") && refused.contains("\"nobody\" is not a custom source"), "{refused}");
+}
