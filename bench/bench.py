@@ -13,6 +13,8 @@ a noisy shared machine:
   6. download            signed-URL download of a ~1 GB part against nginx serving the same file
   7. scale-out           benchmarks 1, 4 and 5 on PostgreSQL + S3 (a throwaway cluster and s3s-fs),
                          each against the SQLite + disk figure of the same invocation
+  8. sources             an operator's SQL source (5 million rows) against `psql \copy` of the
+                         same query, and a 1 GiB photo through the files source: rows/s, peak RSS
 
 `--smoke` runs a tiny version of each (seconds), prints the numbers, fails loudly if a benchmark
 breaks and never fails for being slow; it writes nothing. The full run writes bench/RESULTS.md.
@@ -70,6 +72,9 @@ FULL = {
     "download_mb": 1000,
     "download_rounds": 5,
     "verify_download": False,
+    "source_rows": 5_000_000,
+    "source_runs": 3,
+    "photo_mib": 1024,
 }
 SMOKE = {
     "throughput_mb": 2,
@@ -87,6 +92,9 @@ SMOKE = {
     "download_mb": 3,
     "download_rounds": 1,
     "verify_download": True,
+    "source_rows": 20_000,
+    "source_runs": 1,
+    "photo_mib": 4,
 }
 
 # Debian packages providing the tools (installed with apt-get when missing and running as root).
@@ -243,7 +251,7 @@ class Http:
 
 
 class Server:
-    def __init__(self, ctx, name, args, services=None):
+    def __init__(self, ctx, name, args, services=None, group=GROUP, catalogue=None):
         """A server on SQLite + disk in its data dir, or with `services` on a fresh PostgreSQL
         database and S3 prefix of their own."""
         self.ctx = ctx
@@ -253,7 +261,10 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.time_file = os.path.join(self.dir, "time.txt")
         self.log_file = os.path.join(self.dir, "server.log")
+        self.group = group
         self.where = ["--data-dir", self.data] + (services.fresh_state() if services else [])
+        if catalogue:
+            self.where += ["--catalogue", catalogue]  # serve and the admin commands alike
         self.argv = [ctx.bin, "serve", "--no-demo", *self.where, "--listen",
                      f"127.0.0.1:{self.port}", "--rate-limit", "0", *args]
         self.proc = None
@@ -270,7 +281,7 @@ class Server:
 
     def token_argv(self, access="one-time", client="bench"):
         return [self.ctx.bin, "admin", "token", *self.where, "--user", "bench", "--client", client,
-                "--resources", GROUP, "--access", access]
+                "--resources", self.group, "--access", access]
 
     def token_command(self, access="one-time", client="bench"):
         return show(self.ctx, self.token_argv(access, client), self.subst())
@@ -338,7 +349,7 @@ class Server:
         status, _, body = self.http.request(
             "POST", "/v1/portabilityArchive:initiate",
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            body=json.dumps({"resources": [GROUP]}))
+            body=json.dumps({"resources": [self.group]}))
         if status != 200:
             raise BenchError(f"initiate answered {status}: {body[:500]!r}")
         return json.loads(body)["archiveJobId"]
@@ -858,6 +869,106 @@ def bench_scaleout(ctx, cfg, R, runs):
                      "polling": rounds, "server": server}
 
 
+def bench_sources(ctx, cfg, R, runs):
+    """Benchmark 8: the operator's own data. A SQL source streaming `source_rows` rows of one user
+    from PostgreSQL, against `psql \\copy` of the same query to /dev/null (the database's own
+    fastest way out), and a `photo_mib` MiB photo through the files source; peak RSS of each."""
+    services = Services(ctx).start()
+    n = cfg["source_rows"]
+    log(f"benchmark 8: sources, {n:,} SQL rows and a {cfg['photo_mib']} MiB photo")
+    db = services.pg.rsplit("/", 1)[0] + "/sources_bench"
+    psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:] or [shutil.which("psql") or "psql"]
+    ctx.output([psql[0], "-X", "-q", "-v", "ON_ERROR_STOP=1", services.pg, "-c", "CREATE DATABASE sources_bench"], timeout=60)
+    load = (
+        "CREATE TABLE events (id bigint PRIMARY KEY, owner text NOT NULL, title text, amount numeric(12,2), "
+        "created_at timestamptz NOT NULL, payload jsonb);"
+        f"INSERT INTO events SELECT i, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'bench' END, 'event ' || i, "
+        f"(i % 100000) / 100.0, timestamptz '2020-01-01' + i * interval '1 second', "
+        f"jsonb_build_object('n', i, 'tags', jsonb_build_array('a', 'b')) FROM generate_series(1, {n}) AS i;"
+        "CREATE INDEX events_owner ON events (owner, created_at); ANALYZE events;"
+    )
+    secs, _ = ctx.output([psql[0], "-X", "-q", "-v", "ON_ERROR_STOP=1", db, "-c", load], timeout=1800)
+    rows = n - n // 10
+    log(f"loaded {n:,} rows ({rows:,} of the exported user) in {secs:.1f} s")
+    query = "SELECT id, title, amount, created_at, payload FROM events WHERE owner = :subject"
+    copy = (f"\\copy ({query.replace(':subject', quote_sql('bench'))} AND created_at < now() "
+            f"ORDER BY created_at) to '/dev/null'")
+    photos = ctx.mkdtemp("photos")
+    os.makedirs(os.path.join(photos, "bench"))
+    with open(os.path.join(photos, "bench", "photo.jpg"), "wb") as f:
+        for _ in range(cfg["photo_mib"]):
+            f.write(os.urandom(MIB))
+    catalogue = os.path.join(ctx.mkdtemp("catalogue"), "catalogue.toml")
+    with open(catalogue, "w") as f:
+        f.write(f"""[[group]]
+name = "bench.events"
+title = "Events"
+description = "Move a copy of your events"
+time_filter = true
+access_types = ["one-time", "time-based"]
+folder = "Events"
+format = "ndjson"
+[group.source]
+kind = "sql"
+database = "{db}"
+query = "{query}"
+time_column = "created_at"
+
+[[group]]
+name = "bench.photos"
+title = "Photos"
+description = "Move a copy of your photos"
+time_filter = false
+access_types = ["one-time", "time-based"]
+folder = "Photos"
+[group.source]
+kind = "files"
+root = "{photos}/{{subject}}"
+""")
+    ours, theirs, photo = [], [], []
+    for _ in range(cfg["source_runs"]):
+        secs, _ = ctx.output([psql[0], "-X", "-q", "-v", "ON_ERROR_STOP=1", db, "-c", copy], timeout=1800)
+        theirs.append({"seconds": secs, "rows_s": rows / secs})
+        srv = Server(ctx, "sources", [], group="bench.events", catalogue=catalogue).start()
+        try:
+            token = srv.token()
+            start = time.perf_counter()
+            job = srv.initiate(token)
+            srv.wait_complete(token, job, timeout=1800, start=start)
+            seconds = time.perf_counter() - start
+            manifest = srv.manifest(srv.urls(token, job))
+            got = sum(f.get("records") or 0 for f in manifest["files"])
+            if got != rows:
+                raise BenchError(f"the SQL source exported {got} rows, expected {rows}")
+            server = srv.command()
+        finally:
+            usage = srv.stop()
+        ours.append({"seconds": seconds, "rows_s": rows / seconds, "rss_mib": usage["rss_mib"]})
+        log(f"sql source: {rows / seconds:,.0f} rows/s (psql \\copy {theirs[-1]['rows_s']:,.0f}), "
+            f"peak RSS {usage['rss_mib']:.1f} MiB")
+        srv = Server(ctx, "photos", [], group="bench.photos", catalogue=catalogue).start()
+        try:
+            token = srv.token()
+            start = time.perf_counter()
+            job = srv.initiate(token)
+            srv.wait_complete(token, job, timeout=1800, start=start)
+            seconds = time.perf_counter() - start
+            manifest = srv.manifest(srv.urls(token, job))
+            size = sum(f["size"] for f in manifest["files"] if f["path"].endswith("photo.jpg"))
+            if size != cfg["photo_mib"] * MIB:
+                raise BenchError(f"the photo was exported with {size} bytes")
+        finally:
+            usage = srv.stop()
+        photo.append({"seconds": seconds, "mbps": size / MB / seconds, "rss_mib": usage["rss_mib"]})
+        log(f"files source: {cfg['photo_mib']} MiB photo in {seconds:.2f} s, peak RSS {usage['rss_mib']:.1f} MiB")
+    R["sources"] = {"rows": rows, "table_rows": n, "ours": ours, "psql": theirs, "photo": photo,
+                    "photo_mib": cfg["photo_mib"], "server": server, "copy": show(ctx, [psql[0], db, "-c", copy])}
+
+
+def quote_sql(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
 def curl_download(ctx, url, expect):
     argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url]
     _, out = ctx.output(argv, timeout=600)
@@ -916,6 +1027,7 @@ BENCHMARKS = [  # in run order: (--only key, name, function)
     ("polling", "polling (5)", bench_polling),
     ("download", "download (6)", bench_download),
     ("scaleout", "PostgreSQL + S3 (7)", bench_scaleout),
+    ("sources", "operator sources (8)", bench_sources),
 ]
 
 # ---------------------------------------------------------------------------------------------------
@@ -1282,6 +1394,32 @@ def render(R, M, args, smoke, elapsed, failures):
         add("")
         add("```sh")
         add(so["server"])
+        add("```")
+        add("")
+
+    so = R.get("sources")
+    if so:
+        add(f"## 8. Operator sources (SQL: {so['rows']:,} rows of one user; files: a {so['photo_mib']} MiB photo)")
+        add("")
+        add(f"A PostgreSQL table of {so['table_rows']:,} rows (a tenth belong to another user), exported by a `kind = \"sql\"` "
+            "group as NDJSON (initiate to COMPLETE, one fresh server per run), against `psql \\copy` of the same "
+            "query, window and order to /dev/null in the same invocation. Peak RSS is the whole server's.")
+        add("")
+        add("| | median rows/s | runs (rows/s) | peak RSS (MiB) | ratio ours ÷ psql |")
+        add("|---|---|---|---|---|")
+        ours = median([r["rows_s"] for r in so["ours"]])
+        base = median([r["rows_s"] for r in so["psql"]])
+        add(f"| dataportd sql source | {ours:,.0f} | {fmt_list([r['rows_s'] for r in so['ours']], '{:,.0f}')} | "
+            f"{fmt_list([r['rss_mib'] for r in so['ours']], '{:.1f}')} | **{ours / base:.2f}×** |")
+        add(f"| `psql \\copy … to /dev/null` | {base:,.0f} | {fmt_list([r['rows_s'] for r in so['psql']], '{:,.0f}')} | | |")
+        add("")
+        add(f"Files source, one {so['photo_mib']} MiB photo (stored, not recompressed): "
+            f"{fmt_list([r['mbps'] for r in so['photo']], '{:.0f}')} MB/s, peak RSS "
+            f"{fmt_list([r['rss_mib'] for r in so['photo']], '{:.1f}')} MiB.")
+        add("")
+        add("```sh")
+        add(so["server"])
+        add(so["copy"])
         add("```")
         add("")
 
