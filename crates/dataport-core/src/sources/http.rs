@@ -204,7 +204,7 @@ impl AsyncDataSource for HttpSource {
                     _ => serde_json::to_vec(item).map_err(|e| SourceError::Permanent(e.to_string()))?,
                 };
                 match group.format {
-                    Format::Csv => bytes.extend_from_slice(b"\r\n"),
+                    Format::Csv => bytes.push(b'\n'),
                     Format::Ndjson => bytes.push(b'\n'),
                     _ => {}
                 }

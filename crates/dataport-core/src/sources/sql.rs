@@ -216,7 +216,7 @@ impl<'s> RowWriter<'s> {
                     csv_field(b, &cell.csv);
                 }
             }
-            b.extend_from_slice(b"\r\n");
+            b.push(b'\n');
         } else {
             b.push(b'{');
             for (i, (key, cell)) in self.keys.iter().zip(cells).enumerate() {
