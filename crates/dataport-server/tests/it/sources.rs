@@ -274,15 +274,17 @@ struct CommentService {
     base: String,
     comments: Arc<Mutex<Vec<Value>>>,
     requests: Arc<AtomicUsize>,
+    /// While set, the second page answers 404 (a fault no retry cures).
+    broken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl CommentService {
     async fn start() -> Self {
         use axum::extract::{Query, State};
         use axum::response::IntoResponse;
-        type Shared = (Arc<Mutex<Vec<Value>>>, Arc<AtomicUsize>);
+        type Shared = (Arc<Mutex<Vec<Value>>>, Arc<AtomicUsize>, Arc<std::sync::atomic::AtomicBool>);
         async fn page(
-            State((comments, requests)): State<Shared>,
+            State((comments, requests, broken)): State<Shared>,
             headers: axum::http::HeaderMap,
             Query(query): Query<std::collections::HashMap<String, String>>,
         ) -> axum::response::Response {
@@ -298,19 +300,25 @@ impl CommentService {
             let mine: Vec<Value> =
                 comments.lock().expect("lock").iter().filter(|c| c["author"] == user.as_str()).cloned().collect();
             let from: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
+            if from > 0 && broken.load(Ordering::SeqCst) {
+                return StatusCode::NOT_FOUND.into_response();
+            }
             let items: Vec<Value> = mine.iter().skip(from).take(2).cloned().collect();
             let next = if from + 2 < mine.len() { json!((from + 2).to_string()) } else { json!("") };
             axum::Json(json!({ "items": items, "next_page_token": next })).into_response()
         }
         let comments = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
-        let router = axum::Router::new()
-            .route("/export/comments", axum::routing::get(page))
-            .with_state((comments.clone(), requests.clone()));
+        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let router = axum::Router::new().route("/export/comments", axum::routing::get(page)).with_state((
+            comments.clone(),
+            requests.clone(),
+            broken.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { base, comments, requests }
+        Self { base, comments, requests, broken }
     }
 
     fn add(&self, id: u32, author: &str, at: &str) {
@@ -349,6 +357,37 @@ async fn http_pages_of_one_user_are_retried_windowed_and_read_back_equal() {
     assert_eq!(ids, ["1", "3", "4"], "alice's only, and none at or after exportTime (the 2099 one)");
     assert_eq!(rows[0]["text"], "comment 1, \"quoted\"");
     assert!(service.requests.load(Ordering::SeqCst) >= 4, "a 503 and a 429 were retried");
+}
+
+/// A source that breaks in the middle of an export (its first page written, its second a 404)
+/// fails the job with its reason and leaves nothing downloadable; `:retry` once the service is
+/// fixed completes it with every record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_failing_mid_export_leaves_nothing_and_retry_completes_it() {
+    let service = CommentService::start().await;
+    for id in 1..=5 {
+        service.add(id, "alice", "2024-01-01T00:00:00Z");
+    }
+    service.broken.store(true, Ordering::SeqCst);
+    let (app, _dir) = app_with_catalogue(&service.catalogue("json"), |_| {}).await;
+    let token = app.token("alice", "c", &["notes.comments"], Access::OneTime).await;
+    let id = app.initiate(&token, r#"{"resources":["notes.comments"]}"#).await;
+    let state = app.wait_done(&token, &id, Duration::from_secs(30)).await;
+    assert_eq!(state["state"], "FAILED", "{state}");
+    assert!(state.get("urls").is_none());
+    assert!(!app.job_output_exists(&id).await, "no partial archive");
+    let details = app.get(&format!("/x/v1/archiveJobs/{id}"), &token).await;
+    assert_eq!(details.json["failureReason"], "source answered 404 Not Found", "{}", details.text);
+    service.broken.store(false, Ordering::SeqCst);
+    let retried = app.post(&format!("/v1/archiveJobs/{id}:retry"), &token, "{}").await;
+    let retry = retried.json["archiveJobId"].as_str().expect("retry").to_owned();
+    let state = app.wait_done(&token, &retry, Duration::from_secs(30)).await;
+    assert_eq!(state["state"], "COMPLETE", "{state}");
+    let parts = download_all(&app, &state).await;
+    assert_eq!(
+        python_reads(&parts, "Portability/Notes/Comments/comments.json", "json").as_array().map(Vec::len),
+        Some(5)
+    );
 }
 
 /// The incremental test of issue 9 item 5 for the HTTP source.
