@@ -929,40 +929,38 @@ root = "{photos}/{{subject}}"
     for _ in range(cfg["source_runs"]):
         secs, _ = ctx.output([psql[0], "-X", "-q", "-v", "ON_ERROR_STOP=1", db, "-c", copy], timeout=1800)
         theirs.append({"seconds": secs, "rows_s": rows / secs})
-        srv = Server(ctx, "sources", [], group="bench.events", catalogue=catalogue).start()
-        try:
-            token = srv.token()
-            start = time.perf_counter()
-            job = srv.initiate(token)
-            srv.wait_complete(token, job, timeout=1800, start=start)
-            seconds = time.perf_counter() - start
-            manifest = srv.manifest(srv.urls(token, job))
-            got = sum(f.get("records") or 0 for f in manifest["files"])
-            if got != rows:
-                raise BenchError(f"the SQL source exported {got} rows, expected {rows}")
-            server = srv.command()
-        finally:
-            usage = srv.stop()
+        seconds, manifest, usage, server = timed_export(Server(ctx, "sources", [], group="bench.events",
+                                                               catalogue=catalogue))
+        got = sum(f.get("records") or 0 for f in manifest["files"])
+        if got != rows:
+            raise BenchError(f"the SQL source exported {got} rows, expected {rows}")
         ours.append({"seconds": seconds, "rows_s": rows / seconds, "rss_mib": usage["rss_mib"]})
         log(f"sql source: {rows / seconds:,.0f} rows/s (psql \\copy {theirs[-1]['rows_s']:,.0f}), "
             f"peak RSS {usage['rss_mib']:.1f} MiB")
-        srv = Server(ctx, "photos", [], group="bench.photos", catalogue=catalogue).start()
-        try:
-            token = srv.token()
-            start = time.perf_counter()
-            job = srv.initiate(token)
-            srv.wait_complete(token, job, timeout=1800, start=start)
-            seconds = time.perf_counter() - start
-            manifest = srv.manifest(srv.urls(token, job))
-            size = sum(f["size"] for f in manifest["files"] if f["path"].endswith("photo.jpg"))
-            if size != cfg["photo_mib"] * MIB:
-                raise BenchError(f"the photo was exported with {size} bytes")
-        finally:
-            usage = srv.stop()
+        seconds, manifest, usage, _ = timed_export(Server(ctx, "photos", [], group="bench.photos", catalogue=catalogue))
+        size = sum(f["size"] for f in manifest["files"] if f["path"].endswith("photo.jpg"))
+        if size != cfg["photo_mib"] * MIB:
+            raise BenchError(f"the photo was exported with {size} bytes")
         photo.append({"seconds": seconds, "mbps": size / MB / seconds, "rss_mib": usage["rss_mib"]})
         log(f"files source: {cfg['photo_mib']} MiB photo in {seconds:.2f} s, peak RSS {usage['rss_mib']:.1f} MiB")
     R["sources"] = {"rows": rows, "table_rows": n, "ours": ours, "psql": theirs, "photo": photo,
                     "photo_mib": cfg["photo_mib"], "server": server, "copy": show(ctx, [psql[0], db, "-c", copy])}
+
+
+def timed_export(srv):
+    """Starts `srv`, exports its group once (initiate to COMPLETE) and stops it; returns the
+    seconds, the manifest, the server's usage and its command line."""
+    srv.start()
+    try:
+        token = srv.token()
+        start = time.perf_counter()
+        job = srv.initiate(token)
+        srv.wait_complete(token, job, timeout=1800, start=start)
+        seconds = time.perf_counter() - start
+        manifest = srv.manifest(srv.urls(token, job))
+    finally:
+        usage = srv.stop()
+    return seconds, manifest, usage, srv.command()
 
 
 def quote_sql(text):

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use dataport_types::Timestamp;
 
-use super::{AsyncDataSource, ExportRequest, FileSink, SourceError, data_layout};
+use super::{AsyncDataSource, ExportRequest, FileSink, SourceError, csv_field, data_layout};
 use crate::catalogue::{Format, HttpSourceConfig, ResourceGroup};
 
 /// Pages fetched for one export at most: a service that never stops paging is a fault.
@@ -156,13 +156,7 @@ fn csv_line(fields: impl Iterator<Item = String>) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        if field.contains([',', '"', '\n', '\r']) {
-            out.push(b'"');
-            out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(field.as_bytes());
-        }
+        csv_field(&mut out, &field);
     }
     out
 }

@@ -190,6 +190,17 @@ pub fn data_layout(format: Format, csv_header: &str) -> FileLayout {
     }
 }
 
+/// Appends one CSV field (RFC 4180), quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(out: &mut Vec<u8>, text: &str) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
 /// Why the sources could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("resource group {group}: {problem}")]

@@ -25,7 +25,7 @@ use sqlx::{Column, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
 
 use dataport_types::Timestamp;
 
-use super::{AsyncDataSource, ExportRequest, FileSink, SourceError, data_layout};
+use super::{AsyncDataSource, ExportRequest, FileSink, SourceError, csv_field, data_layout};
 use crate::catalogue::{Format, ResourceGroup, SqlSourceConfig};
 
 /// How often a long export checks for cancellation, in rows.
@@ -165,17 +165,6 @@ fn cell(kind: Kind, text: &str) -> Cell {
             Cell { json: serde_json::Value::String(b64.clone()).to_string(), csv: b64 }
         }
         Kind::Text => Cell { json: serde_json::Value::String(text.to_owned()).to_string(), csv: text.to_owned() },
-    }
-}
-
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn csv_field(out: &mut Vec<u8>, text: &str) {
-    if text.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(text.as_bytes());
     }
 }
 

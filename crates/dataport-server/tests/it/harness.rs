@@ -363,20 +363,18 @@ pub async fn initiate_over_http(http: &reqwest::Client, base: &str, token: &str,
     reply["archiveJobId"].as_str().unwrap_or_else(|| panic!("{reply}")).to_owned()
 }
 
+/// A job's state at the server `base`, once.
+pub async fn state_over_http(http: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
+    let reply = http.get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState")).bearer_auth(token).send();
+    reply.await.expect("state").json().await.expect("json")
+}
+
 /// Polls a job's state at the server `base` until it leaves IN_PROGRESS (at most `timeout`),
 /// checking that no URL is handed out before; returns the state body.
 pub async fn poll_state(http: &reqwest::Client, base: &str, token: &str, id: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let state: Value = http
-            .get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json");
+        let state = state_over_http(http, base, token, id).await;
         if state["state"] != "IN_PROGRESS" {
             return state;
         }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::{Backend, Daemon, S3Server, initiate_over_http, poll_state};
+use crate::harness::{Backend, Daemon, S3Server, initiate_over_http, poll_state, state_over_http};
 
 /// A healthy node of `role` on the shared database and bucket, with `extra` options.
 async fn node_with(dir: &Path, backend: &Backend, role: &str, name: &str, extra: &[&str]) -> (Daemon, String) {
@@ -44,6 +44,17 @@ async fn with_private_s3() -> Option<(Backend, S3Server)> {
     let backend = Backend::scale_out().await?;
     let s3 = S3Server::start()?;
     Some((Backend { blob_url: Some(s3.blob_url()), ..backend }, s3))
+}
+
+/// Waits (at most 60 s) until an export has sent its first upload part to `s3`; returns that
+/// deadline for the test's next waits.
+async fn uploading(s3: &S3Server) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s3.upload_bytes_in_progress() == 0 {
+        assert!(Instant::now() < deadline, "the export uploaded nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    deadline
 }
 
 /// One number from the shared database.
@@ -166,11 +177,7 @@ async fn a_killed_worker_s_job_is_completed_by_another() {
     let (first, _) = node_with(dir.path(), &backend, "worker", "worker-1", &big).await;
     let user_token = token(dir.path(), &backend, "u", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s3.upload_bytes_in_progress() == 0 {
-        assert!(Instant::now() < deadline, "the export uploaded nothing");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    uploading(&s3).await;
     let (_second, _) = node_with(dir.path(), &backend, "worker", "worker-2", &big).await;
     drop(first); // SIGKILL, mid-upload
     assert_eq!(s3.uploads_in_progress(), 1, "the dead worker's upload is left on the server");
@@ -203,11 +210,7 @@ async fn an_s3_outage_fails_the_attempt_and_the_job_completes_after() {
     let (worker, worker_base) = node_with(dir.path(), &backend, "worker", "worker", &big).await;
     let user_token = token(dir.path(), &backend, "u", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s3.upload_bytes_in_progress() == 0 {
-        assert!(Instant::now() < deadline, "the export uploaded nothing");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let deadline = uploading(&s3).await;
     s3.stop();
     while !worker.log().contains("export attempt failed; will retry") {
         assert!(Instant::now() < deadline, "the attempt did not fail while S3 was down: {}", worker.log());
@@ -215,15 +218,7 @@ async fn an_s3_outage_fails_the_attempt_and_the_job_completes_after() {
     }
     let failed = "SELECT COUNT(*) FROM jobs WHERE id = $1 AND failure_reason IS NOT NULL AND state = 'IN_PROGRESS'";
     assert_eq!(scalar(&backend, failed, &id).await, 1, "released for another attempt, with its reason");
-    let state: Value = http
-        .get(format!("{api}/v1/archiveJobs/{id}/portabilityArchiveState"))
-        .bearer_auth(&user_token)
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let state = state_over_http(&http, &api, &user_token, &id).await;
     assert_eq!(state["state"], "IN_PROGRESS", "a transient failure is retried, not final: {state}");
     let ready = http.get(format!("{worker_base}/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "readyz reports the bucket");
@@ -385,11 +380,7 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
 
     let user_token = token(dir.path(), &backend, "big", "myactivity.youtube", "one-time");
     let id = initiate_over_http(&http, &api, &user_token, "myactivity.youtube").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s3.upload_bytes_in_progress() == 0 {
-        assert!(Instant::now() < deadline, "the export uploaded nothing");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    uploading(&s3).await;
     let cancelled = Instant::now();
     let reply = http
         .post(format!("{api}/v1/archiveJobs/{id}:cancel"))
