@@ -309,7 +309,7 @@ pub fn local_signing_key(data_dir: &Path) -> std::io::Result<SigningKey> {
             let mut secret = [0u8; 32];
             rand::rng().fill_bytes(&mut secret);
             let key = SigningKey { id: key_id(&secret), secret: secret.to_vec() };
-            match write_private(&path, key_file(&key).as_bytes()) {
+            match create_private(&path, key_file(&key).as_bytes()) {
                 // Another process created it first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => local_signing_key(data_dir),
                 Err(e) => Err(e),
@@ -330,12 +330,29 @@ fn key_file(key: &SigningKey) -> String {
     format!("{}:{}\n", key.id, URL_SAFE_NO_PAD.encode(&key.secret))
 }
 
+/// A private file next to `path` holding `bytes`, under a name no other process uses.
+fn staged_private(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.tmp", hex::encode(rand::random::<[u8; 8]>())));
+    let staged = std::path::PathBuf::from(name);
+    write_private(&staged, bytes)?;
+    Ok(staged)
+}
+
+/// Creates `path` holding `bytes`, complete or not at all: the file is written under another name
+/// and linked into place, so that a process starting at the same moment (the nodes of a
+/// deployment sharing a directory) never reads a half-written key. `AlreadyExists` when another
+/// process created it first.
+fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let staged = staged_private(path, bytes)?;
+    let linked = std::fs::hard_link(&staged, path);
+    std::fs::remove_file(&staged)?;
+    linked
+}
+
 /// Atomically replaces `path` with a private file holding `bytes`.
 fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let staged = path.with_extension("key.new");
-    let _ = std::fs::remove_file(&staged);
-    write_private(&staged, bytes)?;
-    std::fs::rename(&staged, path)
+    std::fs::rename(staged_private(path, bytes)?, path)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -379,6 +396,21 @@ mod tests {
             redact_url("sqlite:///var/lib/dataport/dataport.sqlite"),
             "sqlite:///var/lib/dataport/dataport.sqlite"
         );
+    }
+
+    /// Processes starting together on one directory all read one complete key.
+    #[test]
+    fn concurrent_starts_agree_on_one_complete_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let keys: Vec<SigningKey> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..8).map(|_| scope.spawn(|| local_signing_key(dir.path()))).collect();
+                starts.into_iter().map(|s| s.join().expect("join").expect("a complete key")).collect()
+            });
+            assert!(keys.windows(2).all(|pair| pair[0].secret == pair[1].secret), "one key for all");
+            let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+            assert_eq!(left, ["signing.key"], "no staged file left");
+        }
     }
 
     #[test]
