@@ -398,7 +398,7 @@ class Server:
     def manifest(self, paths):
         _, body = self.get(paths[-1])
         with zipfile.ZipFile(io.BytesIO(body)) as z:
-            return json.loads(z.read("manifest.json"))
+            return json.loads(z.read("Portability/manifest.json"))
 
     def stop(self, remove=True):
         """SIGINT to the process group: time(1) ignores it, dataportd shuts down gracefully, and

@@ -188,8 +188,10 @@ def check_archive(state: dict, job_id: str, resources) -> dict:
         parts.append(zf)
 
     index = parts[-1]
-    assert {"manifest.json", "Portability/archive_browser.json"} <= set(index.namelist())
-    manifest = json.loads(index.read("manifest.json"))
+    assert {"Portability/manifest.json", "Portability/archive_browser.json"} <= set(index.namelist())
+    for zf in parts:
+        assert all(n.startswith("Portability/") for n in zf.namelist()), "nothing at the root of any ZIP"
+    manifest = json.loads(index.read("Portability/manifest.json"))
     assert manifest["version"] == 1
     assert manifest["jobId"] == job_id
     assert sorted(manifest["resources"]) == sorted(resources)
@@ -197,7 +199,13 @@ def check_archive(state: dict, job_id: str, resources) -> dict:
     assert ("startTime" in manifest) == ("startTime" in state)
     assert set(manifest) <= {"version", "jobId", "resources", "startTime", "exportTime", "files"}
     browser = json.loads(index.read("Portability/archive_browser.json"))
-    assert isinstance(browser, dict)
+    # Google's shape (SPEC §8), read as importers do: counters are strings.
+    assert set(browser) == {"creationTime", "totalSize", "serviceStatus"}, browser.keys()
+    total = sum(int(s["extractedFileSize"]) for s in browser["serviceStatus"])
+    assert int(browser["totalSize"]) == total
+    for service in browser["serviceStatus"]:
+        assert service["service"]["name"].isupper() and service["isIncomplete"] is False
+        assert service["extractedFile"] and all(f["state"] == "SUCCESS" for f in service["extractedFile"])
 
     files = manifest["files"]
     assert files, "an export of non-empty groups lists files"

@@ -174,7 +174,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Checks every file in `manifest.json` against the downloaded parts; returns the manifest.
+/// Checks every file in `Portability/manifest.json` against the downloaded parts; returns the manifest.
 pub fn verify_archive(parts: &[Vec<u8>]) -> Value {
     use sha2::{Digest, Sha256};
     use std::io::Read;
@@ -196,7 +196,7 @@ pub fn manifest_of(index: &[u8]) -> Value {
     use std::io::Read;
     let mut index = zip::ZipArchive::new(std::io::Cursor::new(index)).expect("index zip");
     let mut text = String::new();
-    index.by_name("manifest.json").expect("manifest").read_to_string(&mut text).expect("read");
+    index.by_name("Portability/manifest.json").expect("manifest").read_to_string(&mut text).expect("read");
     index.by_name("Portability/archive_browser.json").expect("archive browser");
     serde_json::from_str(&text).expect("manifest json")
 }

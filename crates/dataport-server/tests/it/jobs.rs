@@ -132,3 +132,48 @@ async fn large_files_are_split_into_numbered_chunks_across_parts() {
         assert_eq!(doc.as_array().map(|a| a.len() as u64), file["records"].as_u64());
     }
 }
+
+/// An archive read the way importers of real Google archives read it (SPEC §8): the first URL is
+/// data and the last the index; `Portability/archive_browser.json` is parsed with string counters
+/// and case-insensitive keys, and `Portability/<folderName>/…/<extractedFile name>` is opened in
+/// the data part.
+#[tokio::test]
+async fn an_importer_finds_my_activity_through_the_archive_browser() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
+    let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+    let state = app.wait_done(&token, &id, Duration::from_secs(10)).await;
+    let parts = download_all(&app, &state).await;
+    let (data, index) = (&parts[0], &parts[parts.len() - 1]);
+    let mut index = zip::ZipArchive::new(std::io::Cursor::new(index)).expect("index zip");
+    let mut text = String::new();
+    index.by_name("Portability/archive_browser.json").expect("browser").read_to_string(&mut text).expect("read");
+    let lower =
+        |v: &serde_json::Value| serde_json::from_str::<serde_json::Value>(&v.to_string().to_lowercase()).expect("json");
+    let browser = lower(&serde_json::from_str(&text).expect("json"));
+    let service = &browser["servicestatus"][0];
+    assert_eq!(service["service"]["name"], "my_activity");
+    let total: u64 = service["extractedfiletotal"].as_str().expect("a string counter").parse().expect("n");
+    assert_eq!(total, 1);
+    let (folder, sub) = (service["foldername"].as_str().expect("folder"), &service["extractedfile"][0]);
+    let file = &sub["childfile"][0];
+    assert_eq!(file["extension"], "json");
+    // The browser's names, cased as in the archive, lead to the data file.
+    let original: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let name = |v: &serde_json::Value| v.as_str().expect("name").to_owned();
+    let path = format!(
+        "Portability/{}/{}/{}",
+        name(&original["serviceStatus"][0]["folderName"]),
+        name(&original["serviceStatus"][0]["extractedFile"][0]["name"]),
+        name(&original["serviceStatus"][0]["extractedFile"][0]["childFile"][0]["name"])
+    );
+    assert_eq!(path.to_lowercase(), format!("portability/{folder}/{}/{}", name(&sub["name"]), name(&file["name"])));
+    assert_eq!(path, "Portability/My Activity/Search/MyActivity.json");
+    let mut data = zip::ZipArchive::new(std::io::Cursor::new(data)).expect("data zip");
+    let mut json = String::new();
+    data.by_name(&path).expect("the file the browser names").read_to_string(&mut json).expect("read");
+    let records: Vec<serde_json::Value> = serde_json::from_str(&json).expect("My Activity JSON");
+    assert!(records.len().abs_diff(50) <= 1, "about the 50 records configured: {}", records.len());
+    assert!(records[0]["header"].is_string() && records[0]["time"].is_string());
+}
