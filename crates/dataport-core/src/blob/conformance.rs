@@ -18,19 +18,6 @@ pub async fn run(store: Arc<dyn BlobStore>) {
     store.check().await.expect("a working store is ready");
 }
 
-/// Writes `bytes` to `key` from a blocking thread, as the archive writer does.
-pub async fn put(store: &Arc<dyn BlobStore>, key: &str, bytes: Vec<u8>) {
-    let (store, key) = (store.clone(), key.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let mut blob = store.create(&key)?;
-        blob.write_all(&bytes)?;
-        blob.commit()
-    })
-    .await
-    .expect("join")
-    .expect("put");
-}
-
 pub async fn read_all(store: &dyn BlobStore, key: &str, offset: u64, len: u64, chunk: usize) -> Vec<u8> {
     let chunks: Vec<Bytes> =
         store.read(key, offset, len, chunk).await.expect("read").try_collect().await.expect("chunks");

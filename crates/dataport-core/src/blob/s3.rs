@@ -45,6 +45,7 @@ pub struct S3BlobStore {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     s3: AmazonS3,
     /// Prepended to every key (`s3://BUCKET/PREFIX`), without a trailing slash; may be empty.
@@ -153,13 +154,7 @@ impl S3BlobStore {
 
     /// The same store with uploads in parts of `bytes` (tests use small ones).
     pub fn with_upload_part(self, bytes: usize) -> Self {
-        let inner = Inner {
-            s3: self.inner.s3.clone(),
-            prefix: self.inner.prefix.clone(),
-            uploads: self.inner.uploads.clone(),
-            runtime: self.inner.runtime.clone(),
-            upload_part: bytes.max(1),
-        };
+        let inner = Inner { upload_part: bytes.max(1), ..(*self.inner).clone() };
         Self { inner: Arc::new(inner) }
     }
 }

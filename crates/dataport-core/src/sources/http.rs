@@ -27,14 +27,14 @@ use crate::catalogue::{Format, HttpSourceConfig, ResourceGroup};
 const MAX_PAGES: usize = 1_000_000;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The first retry's delay; it doubles with each attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// A group's records from an HTTP service.
 pub struct HttpSource {
     client: reqwest::Client,
     config: HttpSourceConfig,
     attempts: u32,
-    /// The first retry's delay; it doubles with each attempt.
-    backoff: Duration,
 }
 
 impl HttpSource {
@@ -56,18 +56,7 @@ impl HttpSource {
             .default_headers(headers)
             .build()
             .map_err(|e| format!("source: {e}"))?;
-        Ok(Self {
-            client,
-            config: config.clone(),
-            attempts: config.attempts.unwrap_or(5).max(1),
-            backoff: Duration::from_millis(500),
-        })
-    }
-
-    /// The same source with a shorter first backoff (tests).
-    pub fn with_backoff(mut self, backoff: Duration) -> Self {
-        self.backoff = backoff;
-        self
+        Ok(Self { client, config: config.clone(), attempts: config.attempts.unwrap_or(5).max(1) })
     }
 
     /// The URL of the page after `cursor` (the first page without one).
@@ -95,7 +84,7 @@ impl HttpSource {
         let mut last = String::new();
         for attempt in 0..self.attempts {
             request.check()?;
-            let mut wait = self.backoff.saturating_mul(1 << attempt.min(10));
+            let mut wait = FIRST_BACKOFF.saturating_mul(1 << attempt.min(10));
             match self.client.get(url.clone()).send().await {
                 Ok(response) if response.status().is_success() => {
                     let bytes =

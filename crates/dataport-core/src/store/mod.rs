@@ -55,6 +55,11 @@ fn progress_json(progress: &Progress) -> Result<String, StoreError> {
     serde_json::to_string(progress).map_err(|e| StoreError::Database(format!("progress: {e}")))
 }
 
+/// The stored progress column back (NULL before the first report).
+fn progress_from_json(text: Option<String>) -> Result<Option<Progress>, StoreError> {
+    text.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| StoreError::Corrupt(format!("progress: {e}")))
+}
+
 /// What redeeming a code found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redemption {

@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 
 use super::{
     Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError,
-    Uploads, Users, progress_json,
+    Uploads, Users, progress_from_json, progress_json,
 };
 use crate::model::{
     AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
@@ -415,12 +415,7 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         attempt: count(row, "attempt")?,
         failure_reason: get(row, "failure_reason")?,
         archive_revoked_at: opt_ts(row, "archive_revoked_at")?,
-        progress: row
-            .try_get::<Option<String>, _>("progress")
-            .map_err(pg_error)?
-            .map(|p| serde_json::from_str(&p))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("progress: {e}")))?,
+        progress: progress_from_json(row.try_get("progress").map_err(pg_error)?)?,
         parts: Vec::new(),
     })
 }
