@@ -1018,7 +1018,7 @@ def bench_download(ctx, cfg, nginx, R):
 
 
 BENCHMARKS = [  # in run order: (--only key, name, function)
-    ("throughput", "export throughput (1)", bench_throughput),
+    ("export", "export throughput (1)", bench_throughput),
     ("scaling", "scaling (3)", bench_scaling),
     ("memory", "memory (2)", bench_memory),
     ("small", "small-job latency (4)", bench_small_jobs),

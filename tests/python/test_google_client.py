@@ -165,7 +165,7 @@ def count_records(path: str, data: bytes) -> int | None:
         rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
         assert rows[0] == ["Channel Id", "Channel Url", "Channel Title"], rows[0]
         return len(rows) - 1
-    if path.startswith("Portability/Maps"):
+    if path.endswith("/Saved Places.json"):
         doc = json.loads(data)
         assert doc["type"] == "FeatureCollection"
         for f in doc["features"]:

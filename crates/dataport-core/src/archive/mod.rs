@@ -18,6 +18,7 @@
 
 mod browser;
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -303,6 +304,8 @@ pub struct ArchiveWriter {
     /// Groups begun so far.
     groups: u32,
     folder: String,
+    /// Every path written so far: a second file of the same path is named `stem(1).ext`.
+    paths: HashSet<String>,
     /// Inside a bundle ([`FileSink::begin_bundle`]): `Some(true)` until its first file starts,
     /// which alone may roll the part over.
     bundle: Option<bool>,
@@ -353,6 +356,7 @@ impl ArchiveWriter {
             files: Vec::new(),
             groups: 0,
             folder: String::new(),
+            paths: HashSet::new(),
             bundle: None,
             progress: Arc::default(),
         }
@@ -415,7 +419,13 @@ impl ArchiveWriter {
         let options = self.options(self.open_file.as_ref().is_none_or(|f| f.layout.compress));
         let part_bytes = self.part_bytes();
         let file = self.open_file.as_mut().ok_or(SinkError::NoOpenFile)?;
+        // Two groups may name the same file (an operator's catalogue, YouTube's shared CSVs):
+        // the later one is numbered the way Google numbers duplicates and chunks, `stem(n).ext`.
         file.path = format!("{}/{}", self.folder, chunk_name(&file.name, file.chunk));
+        while !self.paths.insert(file.path.clone()) {
+            file.chunk += 1;
+            file.path = format!("{}/{}", self.folder, chunk_name(&file.name, file.chunk));
+        }
         file.hasher = Sha256::new();
         file.size = 0;
         file.records = 0;
@@ -672,12 +682,36 @@ mod tests {
         let files = [("chrome.bookmarks", "bookmarks.json", 3000), ("myactivity.search", "MyActivity.json", 20_000)];
         for (part_size, level) in [(100, 1), (3000, 2), (64 * 1024, 6), (1 << 30, 0)] {
             let (parts, manifest) = roundtrip(part_size, level, &files);
-            assert_eq!(records_of(&manifest, "Portability/Chrome/Bookmarks/"), 3000, "{part_size}");
-            assert_eq!(records_of(&manifest, "Portability/My Activity/Search/"), 20_000, "{part_size}");
+            assert_eq!(records_of(&manifest, "Portability/Chrome/bookmarks"), 3000, "{part_size}");
+            assert_eq!(records_of(&manifest, "Portability/My Activity/"), 20_000, "{part_size}");
             if part_size < 100_000 {
                 assert!(parts.len() > 3, "part size {part_size} gave {} parts", parts.len());
             } else {
                 assert_eq!(parts.len(), 2, "one data part and the index");
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_written_twice_is_numbered_like_a_chunk() {
+        let files =
+            [("chrome.bookmarks", "b.json", 3), ("chrome.bookmarks", "b.json", 4), ("chrome.bookmarks", "b.json", 5)];
+        for part_size in [100, 1 << 20] {
+            let (_, manifest) = roundtrip(part_size, 1, &files);
+            let paths: Vec<&str> = manifest["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .map(|f| f["path"].as_str().expect("path"))
+                .collect();
+            let unique: HashSet<&&str> = paths.iter().collect();
+            assert_eq!(unique.len(), paths.len(), "{paths:?}");
+            assert_eq!(records_of(&manifest, "Portability/Chrome/b"), 12, "{paths:?}");
+            if part_size > 100 {
+                assert_eq!(
+                    paths,
+                    ["Portability/Chrome/b.json", "Portability/Chrome/b(1).json", "Portability/Chrome/b(2).json"]
+                );
             }
         }
     }

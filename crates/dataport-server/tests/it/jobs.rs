@@ -10,9 +10,9 @@ use crate::harness::{TestApp, download_all, verify_archive};
 #[tokio::test]
 async fn a_1000_record_export_completes_within_a_second() {
     let app = TestApp::spawn_with(|c| c.emulator.records_per_group = 1000).await;
-    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
+    let token = app.token("u", "c", &["myactivity.youtube"], Access::OneTime).await;
     let started = Instant::now();
-    let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+    let id = app.initiate(&token, r#"{"resources":["myactivity.youtube"]}"#).await;
     let state = app.wait_done(&token, &id, Duration::from_secs(10)).await;
     let elapsed = started.elapsed();
     assert_eq!(state["state"], "COMPLETE");
@@ -102,25 +102,28 @@ async fn large_files_are_split_into_numbered_chunks_across_parts() {
         c.archive.part_size = 256 * 1024;
     })
     .await;
-    let token = app.token("u", "c", &["myactivity.search", "chrome.bookmarks"], Access::OneTime).await;
-    let id = app.initiate(&token, r#"{"resources":["myactivity.search","chrome.bookmarks"]}"#).await;
+    let token = app.token("u", "c", &["myactivity.shopping", "myactivity.maps"], Access::OneTime).await;
+    let id = app.initiate(&token, r#"{"resources":["myactivity.shopping","myactivity.maps"]}"#).await;
     let state = app.wait_done(&token, &id, Duration::from_secs(30)).await;
     let parts = download_all(&app, &state).await;
     assert!(parts.len() >= 4, "{} parts", parts.len());
     let manifest = verify_archive(&parts);
     let files = manifest["files"].as_array().expect("files");
     let paths: Vec<&str> = files.iter().filter_map(|f| f["path"].as_str()).collect();
-    assert_eq!(paths[0], "Portability/Chrome/Bookmarks/bookmarks.json", "catalogue order");
-    let search =
-        paths.iter().position(|p| *p == "Portability/My Activity/Search/MyActivity.json").expect("first chunk");
-    assert_eq!(paths[search + 1], "Portability/My Activity/Search/MyActivity(1).json");
-    assert!(paths[..search].iter().all(|p| p.starts_with("Portability/Chrome/Bookmarks/")));
-    let total: u64 = files
-        .iter()
-        .filter(|f| f["path"].as_str().is_some_and(|p| p.contains("MyActivity")))
-        .map(|f| f["records"].as_u64().expect("n"))
-        .sum();
-    assert!(total.abs_diff(20_000) <= 1, "{total}");
+    assert_eq!(paths[0], "Portability/My Activity/Maps/MyActivity.json", "catalogue order");
+    assert_eq!(paths[1], "Portability/My Activity/Maps/MyActivity(1).json");
+    let shopping =
+        paths.iter().position(|p| *p == "Portability/My Activity/Shopping/MyActivity.json").expect("first chunk");
+    assert_eq!(paths[shopping + 1], "Portability/My Activity/Shopping/MyActivity(1).json");
+    assert!(paths[..shopping].iter().all(|p| p.starts_with("Portability/My Activity/Maps/")));
+    for product in ["Maps", "Shopping"] {
+        let total: u64 = files
+            .iter()
+            .filter(|f| f["path"].as_str().is_some_and(|p| p.contains(&format!("/{product}/MyActivity"))))
+            .map(|f| f["records"].as_u64().expect("n"))
+            .sum();
+        assert!(total.abs_diff(20_000) <= 1, "{product}: {total}");
+    }
     // Every chunk is a complete JSON document on its own.
     for file in files {
         use std::io::Read;
@@ -141,8 +144,8 @@ async fn large_files_are_split_into_numbered_chunks_across_parts() {
 async fn an_importer_finds_my_activity_through_the_archive_browser() {
     use std::io::Read;
     let app = TestApp::spawn().await;
-    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
-    let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+    let token = app.token("u", "c", &["myactivity.youtube"], Access::OneTime).await;
+    let id = app.initiate(&token, r#"{"resources":["myactivity.youtube"]}"#).await;
     let state = app.wait_done(&token, &id, Duration::from_secs(10)).await;
     let parts = download_all(&app, &state).await;
     let (data, index) = (&parts[0], &parts[parts.len() - 1]);
@@ -169,7 +172,7 @@ async fn an_importer_finds_my_activity_through_the_archive_browser() {
         name(&original["serviceStatus"][0]["extractedFile"][0]["childFile"][0]["name"])
     );
     assert_eq!(path.to_lowercase(), format!("portability/{folder}/{}/{}", name(&sub["name"]), name(&file["name"])));
-    assert_eq!(path, "Portability/My Activity/Search/MyActivity.json");
+    assert_eq!(path, "Portability/My Activity/YouTube/MyActivity.json");
     let mut data = zip::ZipArchive::new(std::io::Cursor::new(data)).expect("data zip");
     let mut json = String::new();
     data.by_name(&path).expect("the file the browser names").read_to_string(&mut json).expect("read");

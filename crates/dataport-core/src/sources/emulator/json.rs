@@ -250,6 +250,18 @@ impl<'b> Obj<'b> {
         b.push(b'"');
     }
 
+    /// RFC 3339 with milliseconds only when they are not zero, as My Activity writes `time`.
+    pub(super) fn time_ms_if_any(&mut self, k: &str, micros: i64) {
+        let b = self.key(k);
+        b.push(b'"');
+        rfc3339_ms(b, micros);
+        if micros.div_euclid(1000).rem_euclid(1000) == 0 {
+            b.truncate(b.len() - 5);
+            b.push(b'Z');
+        }
+        b.push(b'"');
+    }
+
     pub(super) fn strs(&mut self, k: &str, vs: &[&str]) {
         let b = self.key(k);
         b.push(b'[');

@@ -333,6 +333,19 @@ pub(super) fn page_url(o: &mut Obj<'_>, k: &str, p: &Page) {
     b.push(b'"');
 }
 
+/// Appends the page's URL as it is (no quotes, no escaping): it holds only URL-safe characters,
+/// so it can stand in a CSV field or an HTML attribute as well as in JSON.
+pub(super) fn page_href(b: &mut Vec<u8>, p: &Page) {
+    b.extend_from_slice(b"https://");
+    b.extend_from_slice(p.host.as_bytes());
+    b.extend_from_slice(p.path.as_bytes());
+    if p.number != 0 {
+        uint(b, p.number);
+        b.push(b'/');
+    }
+    slug(b, &p.slug, p.sep, p.lower);
+}
+
 pub(super) fn search_query(r: &mut Rng) -> Text {
     match r.below(9) {
         0 => ["how to ", r.pick(HOWTO), "", ""],
@@ -429,6 +442,7 @@ pub(super) const BRANDS: &[(&str, &str)] = &[
     ("Woodgrove Bank", "woodgrove.example"),
     ("Proseware Software", "proseware.example"),
 ];
+#[allow(dead_code)]
 pub(super) const AD_TOPICS: &[&str] =
     &["Dating", "Gambling", "Alcohol", "Weight loss", "Pregnancy & parenting", "Crypto", "Fast food", "Luxury cars"];
 pub(super) const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "EUR", "USD"];
