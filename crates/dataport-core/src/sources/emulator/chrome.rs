@@ -100,7 +100,7 @@ fn autofill_tail(key: u64) -> String {
     let mut r = Rng::new(mix(key ^ 0x4155_544F_4649_4C4C));
     let mut b = Vec::with_capacity(128);
     b.extend_from_slice(b"],\"Contact Info\":[],\"Autofill\":{\"name\":\"email\",\"value\":\"");
-    email(&mut b, r.pick(generic::FIRST_NAMES), r.pick(generic::LAST_NAMES));
+    email(&mut b, r.pick(FIRST_NAMES), r.pick(LAST_NAMES));
     b.extend_from_slice(b"\"}}");
     String::from_utf8(b).unwrap_or_default()
 }
@@ -115,8 +115,8 @@ fn email(b: &mut Vec<u8>, first: &str, last: &str) {
 
 /// One `AutofillProfileSpecifics`: the repeated proto fields (names, e-mail, phone) are lists.
 fn autofill_profile(r: &mut Rng, t: i64, b: &mut Vec<u8>) {
-    let first = r.pick(generic::FIRST_NAMES);
-    let last = r.pick(generic::LAST_NAMES);
+    let first = r.pick(FIRST_NAMES);
+    let last = r.pick(LAST_NAMES);
     let pl = place(r);
     let mut o = Obj::new(b);
     let b = o.key("guid");
@@ -286,9 +286,9 @@ const EXTRA_WORDS: &[&str] = &[
 ];
 
 fn word(r: &mut Rng, b: &mut Vec<u8>) {
-    let n = generic::WORDS.len() + EXTRA_WORDS.len();
+    let n = WORDS.len() + EXTRA_WORDS.len();
     let i = r.below(n as u64) as usize;
-    let w = generic::WORDS.get(i).copied().unwrap_or_else(|| EXTRA_WORDS[i - generic::WORDS.len()]);
+    let w = WORDS.get(i).copied().unwrap_or_else(|| EXTRA_WORDS[i - WORDS.len()]);
     b.extend_from_slice(w.as_bytes());
 }
 

@@ -312,15 +312,6 @@ impl<'b> Obj<'b> {
         b.push(b'"');
     }
 
-    pub(super) fn price(&mut self, r: &mut Rng, lo_cents: i64, hi_cents: i64) {
-        let cents = r.range(lo_cents / 100, hi_cents / 100) as u64 * 100 + r.pick(&[99, 49, 0, 95]);
-        let b = self.key("price");
-        b.push(b'"');
-        money(b, cents);
-        b.push(b'"');
-        self.str("currency", r.pick(CURRENCIES));
-    }
-
     pub(super) fn end(self) {
         self.b.push(b'}');
     }

@@ -1,5 +1,55 @@
 //! The emulator data source: deterministic synthetic data in Google's export shapes (SPEC §8.1).
 //!
+//! # Shapes
+//!
+//! Each group writes what Google's *Data Export Schema Reference*
+//! (`https://developers.google.com/data-portability/schema-reference/<page>`) documents: folder,
+//! file names, format and fields. The stored copies of several pages are cut off; there the shape
+//! follows real exports as open-source importers read them (Takeout), and where neither tells,
+//! a plausible file is marked as a guess beside its code. Each product module cites its sources
+//! next to each shape; `tests/python/shapes/` holds the same expectations, written independently,
+//! which `tests/python/test_fidelity.py` checks with Python's own readers. Paths are below
+//! `Portability/`; *Takeout* marks a shape taken from real exports, *guess* one documented nowhere.
+//!
+//! | group | page | shape |
+//! |---|---|---|
+//! | `myactivity.{search,youtube,maps,play,shopping,myadcenter}` | `my_activity` | `My Activity/<Product>/MyActivity.json`: JSON array of activity records (`Search`, `Image Search`, `Video Search`, `YouTube`, `Maps`, `Google Play Store`, `Shopping`, `My Ad Center`) |
+//! | `chrome.history` | `chrome` | `Chrome/History.json`: `{"Browser History": [...]}` |
+//! | `chrome.bookmarks` | `chrome` | `Chrome/Bookmarks.html`: Netscape bookmark file |
+//! | `chrome.autofill` | `chrome` | `Chrome/Addresses and more.json`: `Autofill Profile`, `Contact Info`, `Autofill` |
+//! | `chrome.{dictionary,extensions,reading_list,settings}` | `chrome` (unreadable; Takeout) | `Chrome/Dictionary.csv` (a word a line), `Extensions.json`, `Reading List.html`, `Settings.json` |
+//! | `alerts.subscriptions` | `alerts` | `Google Alerts/Your Google Alerts subscriptions.json` (file name a guess) |
+//! | `discover.{follows,not_interested,likes}` | `discover` | `Discover/Your Follows.csv`, `Not Interested Setting.csv`, `Your Likes.csv` (likes: guess) |
+//! | `searchnotifications.{settings,subscriptions}` | `search_notifications` | `Search Notifications/Your Notification Configurations.csv`, `Your Notification Subscriptions.csv` |
+//! | `saved.collections` | `save` | `Saved/<collection>.csv`, one per collection, description line first where set |
+//! | `search_ugc.*` | `search_ugc` | `Search Contributions/Reviews.json`, `Thumbs.json`, `Watched.json`, `Streaming video providers.json`, `Comments.json` |
+//! | `maps.starred_places` | `maps` | `Maps (your places)/Saved Places.json`: GeoJSON FeatureCollection |
+//! | `maps.reviews` | `local_actions` | `Maps (your places)/Reviews.json`: GeoJSON FeatureCollection |
+//! | `maps.aliased_places` | `maps` | `Maps/My labeled places/Labeled places.json`: GeoJSON |
+//! | `maps.{commute_routes,offering_contributions,questions_answers}` | `maps` (partly Takeout) | `Maps/Commute routes/…`, `Added dishes, products, activities/…`, `Questions and Answers/…` |
+//! | `maps.factual_contributions` | `maps` (Takeout) | `Maps/Answers to automated questions/<ms>.json`, one per answer |
+//! | `maps.photos_videos` | `maps` (Takeout) | `Maps/Photos and videos/<date>-<id>.jpg\|.mp4` with a `.json` sidecar each |
+//! | `maps.{commute_settings,ev_profile,vehicle_profile}` | `maps` (guess) | `Maps/Commute settings/…`, `Electric vehicle settings/…`, `Vehicle profiles/…` |
+//! | `mymaps.maps` | `mymaps` | `My Maps/<map>/<map>.kmz`: KMZ holding `doc.kml` (KML 2.2) |
+//! | `streetview.imagery` | `streetview` | `Street View/PANO_….jpg`, `VID_….mp4`, each with its sensor data (`gps_track`) |
+//! | `youtube.{public,private,unlisted}_videos` | `youtube` | `YouTube and YouTube Music/videos/<title>.mp4` and `video metadata/videos.csv` (later groups' `videos(1).csv`) |
+//! | `youtube.{public,private,unlisted}_playlists` | `youtube` (Takeout) | `…/playlists/playlists.csv` and `<title>-videos.csv` per playlist |
+//! | `youtube.{subscriptions,comments,live_chat,channel,music,posts}` | `youtube` (Takeout) | `…/subscriptions/subscriptions.csv`, `comments/comments.csv`, `live chats/live chats.csv`, `channels/*.csv`, `music (library and uploads)/` with MP3s, `posts/posts.csv` with images |
+//! | `youtube.{shopping,clips,conversations,playable}` | `youtube` (not documented) | `…/shopping-collections/`, `clips/clips.csv`, `conversations/conversations.csv`, `playables/playable saves.csv` |
+//! | `play.{installs,library,redemptions}` | `play` | `Google Play Store/Installs.json`, `Library.json`, `Redemption History.json`: arrays of one-key wrappers (`{"install": …}`) |
+//! | `play.{purchases,subscriptions,devices}` | `play` (Takeout) | `Purchase History.json` and `Order History.json`, `Subscriptions.json`, `Devices.json` |
+//! | `play.{promotions,playpoints,grouping,usersettings}` | `play` (guess) | `Promotion History.json`, `Play Points History.json`, `Grouping Tags.json`, `Play Settings.json` |
+//! | `nest.camera_video` | `nest` | `Nest/camera/<id>/video/<date>/<time>.mp4` (MP4 only, as documented) |
+//! | `nest.camera_event` | `nest` | `Nest/camera/<id>/events/events.json` with JPG snapshots and MP4 clips |
+//! | `nest.{camera_feature,store,user}` | `nest` (fields: guess) | `Nest/camera/<id>/features.json`, `store/*.json`, `user.json` |
+//! | `shopping.reviews` | `shopping` | `Google Shopping/Product Reviews/Product Reviews.csv`, `Merchant Reviews/Merchant Reviews.csv` |
+//! | `shopping.addresses` | `shopping` (guess) | `Google Shopping/Addresses/Addresses.csv` |
+//! | `order_reserve.purchases_reservations` | `my_orders` | `Purchases & Reservations/Purchases/order_<id>.json`, `Reservations/action_<id>.json`, one per item |
+//! | `pixel.device_data` | `pixel_telemetry` (no fields) | `Pixel/device_data.json` |
+//!
+//! A group of an operator's catalogue bound to the emulator under another name writes
+//! `<last name segment>.json` (or `.ndjson`), a JSON array of plausible records (`generic`).
+//!
 //! # Timeline model
 //!
 //! Every (seed, subject, group) has an infinite timeline of record *slots*. With `N` records

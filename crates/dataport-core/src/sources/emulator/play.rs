@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 
-use super::generic::{CAMERAS, FIRST_NAMES, LAST_NAMES, MOVIES};
 use super::*;
 
 const MINUTE: i64 = 60_000_000;

@@ -180,9 +180,9 @@ fn alert(r: &mut Rng, key: u64, b: &mut Vec<u8>) {
         let mut u = per_user(key, 0x4D41_494C);
         let b = o.key("email_address");
         b.push(b'"');
-        email_part(b, u.pick(generic::FIRST_NAMES));
+        email_part(b, u.pick(FIRST_NAMES));
         b.push(b'.');
-        email_part(b, u.pick(generic::LAST_NAMES));
+        email_part(b, u.pick(LAST_NAMES));
         b.extend_from_slice(b"@example.com\"");
     } else {
         o.str("delivery_method", "RSS");
@@ -392,7 +392,7 @@ fn saved_item(kind: ItemKind, r: &mut Rng, b: &mut Vec<u8>) {
     }
     b.push(b',');
     if r.chance(15) {
-        csv_field(b, r.pick(generic::REVIEW_SENTENCES));
+        csv_field(b, r.pick(REVIEW_SENTENCES));
     }
 }
 
@@ -423,7 +423,7 @@ const STREAMING: &[&str] = &["Crunchyroll", "Paramount+", "Peacock", "Hulu", "BB
 /// A movie, TV show or video game, as searched for.
 fn media_title(r: &mut Rng) -> &'static str {
     match r.below(5) {
-        0 | 1 => r.pick(generic::MOVIES),
+        0 | 1 => r.pick(MOVIES),
         2 | 3 => r.pick(SHOWS),
         _ => r.pick(GAMES),
     }
@@ -438,7 +438,7 @@ fn published(r: &mut Rng, t: i64, edited: bool) -> i64 {
 fn comment(r: &mut Rng, t: i64, b: &mut Vec<u8>) {
     let edited = r.chance(20);
     let mut o = Obj::new(b);
-    o.str("Comment", r.pick(generic::REVIEW_SENTENCES));
+    o.str("Comment", r.pick(REVIEW_SENTENCES));
     o.time("Published", published(r, t, edited));
     o.str("Search Query", media_title(r));
     if edited {
@@ -473,12 +473,9 @@ fn review(r: &mut Rng, t: i64, b: &mut Vec<u8>) {
 
 fn streaming_provider(r: &mut Rng, t: i64, b: &mut Vec<u8>) {
     let mut o = Obj::new(b);
-    let n = generic::PROVIDERS.len() + STREAMING.len();
+    let n = PROVIDERS.len() + STREAMING.len();
     let i = r.below(n as u64) as usize;
-    o.str(
-        "Provider Name",
-        generic::PROVIDERS.get(i).copied().unwrap_or_else(|| STREAMING[i - generic::PROVIDERS.len()]),
-    );
+    o.str("Provider Name", PROVIDERS.get(i).copied().unwrap_or_else(|| STREAMING[i - PROVIDERS.len()]));
     o.time("Published", t);
     o.end();
 }

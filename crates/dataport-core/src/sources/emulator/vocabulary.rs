@@ -127,10 +127,6 @@ pub(super) fn address(o: &mut Obj<'_>, k: &str, p: &Place) {
     b.push(b'"');
 }
 
-pub(super) fn coordinate(o: &mut Obj<'_>, k: &str, v: i64) {
-    fixed7(o.key(k), v);
-}
-
 pub(super) const HOWTO: &[&str] = &[
     "fix a leaking tap",
     "make sourdough bread",
@@ -442,7 +438,86 @@ pub(super) const BRANDS: &[(&str, &str)] = &[
     ("Woodgrove Bank", "woodgrove.example"),
     ("Proseware Software", "proseware.example"),
 ];
-#[allow(dead_code)]
-pub(super) const AD_TOPICS: &[&str] =
-    &["Dating", "Gambling", "Alcohol", "Weight loss", "Pregnancy & parenting", "Crypto", "Fast food", "Luxury cars"];
 pub(super) const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "EUR", "USD"];
+
+pub(super) const FIRST_NAMES: &[&str] =
+    &["Alex", "Sam", "Maria", "Jonas", "Aiko", "Priya", "Lucas", "Fatima", "Noah", "Elena"];
+
+pub(super) const LAST_NAMES: &[&str] =
+    &["Smith", "García", "Müller", "Tanaka", "Okafor", "Kowalski", "Rossi", "Nguyen", "Silva", "O'Brien"];
+
+pub(super) const WORDS: &[&str] = &[
+    "dataport",
+    "kubectl",
+    "serde",
+    "tokio",
+    "Zürich",
+    "shakshuka",
+    "Kilimanjaro",
+    "sqlite",
+    "ripgrep",
+    "axum",
+    "gRPC",
+    "focaccia",
+];
+
+pub(super) const CAMERAS: &[&str] = &["Front door", "Backyard", "Garage", "Living room", "Driveway", "Nursery"];
+
+pub(super) const MOVIES: &[&str] = &[
+    "The Long Summer",
+    "Night Train to Lisbon",
+    "Paper Moons",
+    "The Cartographer",
+    "Small Hours",
+    "Harbour Lights",
+    "A Quiet Orbit",
+    "The Last Bakery",
+    "Salt & Stone",
+    "Northern Lines",
+];
+
+pub(super) const ARTISTS: &[&str] =
+    &["The Paper Kites", "Nils Frahm", "Khruangbin", "Anoushka Shankar", "Bonobo", "Fleetwood Mac", "Rosalía"];
+
+pub(super) const CHANNEL_DESCRIPTIONS: &[&str] = &[
+    "Weekly videos about things I'm learning.",
+    "Travel, food and the occasional bike repair.",
+    "Slow, calm, hands-on tutorials.",
+    "Reviews without sponsors.",
+];
+
+pub(super) const MESSAGES: &[&str] = &[
+    "Great video, thanks!",
+    "Which camera do you use?",
+    "Watching from Lisbon 👋",
+    "The part at 3:20 is gold.",
+    "Can you do one on sourdough next?",
+    "First time here, subscribed.",
+    "This saved me hours.",
+    "Does this still work in 2025?",
+    "Love the editing \"style\".",
+    "Line one.\nLine two.",
+];
+
+pub(super) const PROVIDERS: &[&str] =
+    &["Netflix", "Prime Video", "Disney+", "Apple TV+", "YouTube Premium", "Max", "Mubi"];
+
+pub(super) const REVIEW_SENTENCES: &[&str] = &[
+    "Really good value for money.",
+    "Exactly as described.",
+    "Would recommend to friends.",
+    "Took a while to arrive, but worth it.",
+    "The battery could be better.",
+    "Lovely atmosphere and great food.",
+    "Service was slow on a busy night.",
+    "Five stars, no notes.",
+    "It's \"fine\", nothing special.",
+    "Clean, quiet and central.",
+    "Second visit and still impressed!",
+    "Not for me, but well made.",
+];
+
+pub(super) const SONGS: &[&str] =
+    &["Bloom", "Says", "White Gloves", "Love Letter", "Kerala", "Dreams", "Malamente", "Midnight Drive"];
+
+pub(super) const YOUTUBE_ITEMS: &[&str] = &["Channel hoodie", "Enamel mug", "Sticker pack", "Poster (A2)", "Cap"];

@@ -288,7 +288,7 @@ pub(super) fn csv_text(b: &mut Vec<u8>, parts: &[&str]) {
 /// `videoLink.{externalVideoId,startTimeSeconds}` (linking into `video`, a range of `b`).
 fn segments(b: &mut Vec<u8>, r: &mut Rng, video: Option<(usize, usize)>) {
     let start = b.len();
-    let message = r.pick(generic::MESSAGES);
+    let message = r.pick(MESSAGES);
     match (r.below(10), video) {
         (0 | 1, _) => {
             let ch = r.below(CHANNELS.len() as u64) as usize;
@@ -588,12 +588,9 @@ fn own(r: &mut Rng) -> Channel {
     random_channel(&mut b, r);
     let mut id = [0u8; 24];
     id.copy_from_slice(&b);
-    let first = r.pick(generic::FIRST_NAMES);
-    let title = if r.chance(50) {
-        [first, " ", r.pick(generic::LAST_NAMES), ""]
-    } else {
-        [first, r.pick(CHANNEL_SUFFIXES), "", ""]
-    };
+    let first = r.pick(FIRST_NAMES);
+    let title =
+        if r.chance(50) { [first, " ", r.pick(LAST_NAMES), ""] } else { [first, r.pick(CHANNEL_SUFFIXES), "", ""] };
     Channel { id, title }
 }
 
@@ -609,7 +606,7 @@ fn channel(x: &mut Export<'_>) -> Result<(), SourceError> {
         b.extend_from_slice(r.pick(CITIES).code.as_bytes());
         b.push(b',');
         if r.chance(70) {
-            csv_field(b, r.pick(generic::CHANNEL_DESCRIPTIONS));
+            csv_field(b, r.pick(CHANNEL_DESCRIPTIONS));
         }
         let tags = r.below(3);
         for i in 0..2 {
@@ -687,14 +684,14 @@ fn music(x: &mut Export<'_>) -> Result<(), SourceError> {
             let r = &mut s.rng;
             video_id(b, r);
             b.push(b',');
-            csv_field(b, r.pick(generic::SONGS));
+            csv_field(b, r.pick(SONGS));
             b.push(b',');
             csv_field(b, r.pick(ALBUMS));
             b.push(b',');
-            csv_field(b, r.pick(generic::ARTISTS));
+            csv_field(b, r.pick(ARTISTS));
             b.push(b',');
             if r.chance(15) {
-                csv_field(b, r.pick(generic::ARTISTS));
+                csv_field(b, r.pick(ARTISTS));
             }
         },
     )?;
@@ -710,7 +707,7 @@ fn music(x: &mut Export<'_>) -> Result<(), SourceError> {
                 b.push(b',');
                 csv_field(b, r.pick(ALBUMS));
                 b.push(b',');
-                csv_field(b, r.pick(generic::ARTISTS));
+                csv_field(b, r.pick(ARTISTS));
                 b.push(b',');
                 let seconds = r.range(95, 420) as u64;
                 uint(b, seconds / 60);
@@ -724,7 +721,7 @@ fn music(x: &mut Export<'_>) -> Result<(), SourceError> {
             |s, name| file_name(name, DIR, &[s.rng.pick(TRACKS)], "", 43, ".mp3"),
             |s, b| {
                 let _album = s.rng.pick(ALBUMS);
-                let artist = s.rng.pick(generic::ARTISTS);
+                let artist = s.rng.pick(ARTISTS);
                 mp3(b, artist, s.rng.next());
             },
         )
@@ -811,7 +808,7 @@ fn shopping(x: &mut Export<'_>) -> Result<(), SourceError> {
                 uint(b, 1_000_000_000_000 + r.below(9_000_000_000_000));
                 b.push(b',');
                 let (brand, _) = r.pick(BRANDS);
-                csv_text(b, &[brand, " ", r.pick(generic::YOUTUBE_ITEMS)]);
+                csv_text(b, &[brand, " ", r.pick(YOUTUBE_ITEMS)]);
                 b.push(b',');
                 yt_time(b, s.time - i * 86_400_000_000 - r.below(86_400_000_000) as i64);
                 rows.end();
