@@ -140,18 +140,6 @@ fn geometry(o: &mut Obj<'_>, lng: i64, lat: i64, seven: bool) {
     b.extend_from_slice(b"],\"type\":\"Point\"}");
 }
 
-/// A made-up place in `city` (as [`place`] draws one, its city given).
-fn place_in(r: &mut Rng, city: City) -> Place {
-    Place {
-        name: [r.pick(PLACE_ADJECTIVES), " ", r.pick(PLACE_NOUNS), r.pick(PLACE_KINDS)],
-        city,
-        street: r.pick(STREETS),
-        number: 1 + r.below(220),
-        lat: city.lat + r.range(-400_000, 400_000),
-        lng: city.lng + r.range(-600_000, 600_000),
-    }
-}
-
 /// `"location":{"address","country_code"?,"name"}`, keys sorted as Google writes them.
 fn location(o: &mut Obj<'_>, pl: &Place, country: bool) {
     let mut l = Obj::new(o.key("location"));

@@ -137,14 +137,8 @@ pub(super) fn my_activity(p: Product<'_>, r: &mut Rng, t: i64, b: &mut Vec<u8>) 
                 esc_text(b, &pg.title);
                 b.push(b'"');
                 let b = o.key("titleUrl");
-                b.extend_from_slice(b"\"https://www.google.com/url?q=https://");
-                esc(b, pg.host);
-                esc(b, pg.path);
-                if pg.number != 0 {
-                    uint(b, pg.number);
-                    b.push(b'/');
-                }
-                slug(b, &pg.slug, pg.sep, pg.lower);
+                b.extend_from_slice(b"\"https://www.google.com/url?q=");
+                page_href(b, &pg);
                 b.extend_from_slice(b"&usg=AOvVaw");
                 random_chars(b, r, 22, BASE64URL);
                 b.push(b'"');
@@ -266,7 +260,7 @@ pub(super) fn my_activity(p: Product<'_>, r: &mut Rng, t: i64, b: &mut Vec<u8>) 
 
 /// Where Google thinks the activity happened: `[{name, url, source, sourceUrl?}]`.
 fn location_infos(o: &mut Obj<'_>, r: &mut Rng) {
-    let city = &CITIES[r.below(CITIES.len() as u64) as usize];
+    let city = r.pick(CITIES);
     let b = o.key("locationInfos");
     b.extend_from_slice(
         b"[{\"name\":\"At this general area\",\"url\":\"https://www.google.com/maps/@?api=1&map_action=map&center=",

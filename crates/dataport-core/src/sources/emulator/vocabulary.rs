@@ -103,6 +103,11 @@ pub(super) struct Place {
 
 pub(super) fn place(r: &mut Rng) -> Place {
     let city = r.pick(CITIES);
+    place_in(r, city)
+}
+
+/// A made-up place in `city`.
+pub(super) fn place_in(r: &mut Rng, city: City) -> Place {
     Place {
         name: [r.pick(PLACE_ADJECTIVES), " ", r.pick(PLACE_NOUNS), r.pick(PLACE_KINDS)],
         city,
@@ -318,14 +323,8 @@ pub(super) fn page(r: &mut Rng) -> Page {
 
 pub(super) fn page_url(o: &mut Obj<'_>, k: &str, p: &Page) {
     let b = o.key(k);
-    b.extend_from_slice(b"\"https://");
-    esc(b, p.host);
-    esc(b, p.path);
-    if p.number != 0 {
-        uint(b, p.number);
-        b.push(b'/');
-    }
-    slug(b, &p.slug, p.sep, p.lower);
+    b.push(b'"');
+    page_href(b, p);
     b.push(b'"');
 }
 
