@@ -191,8 +191,12 @@ enum AdminCommand {
     /// Manage OAuth clients (the apps that import data).
     #[command(subcommand)]
     Client(admin::ClientCommand),
-    /// Print the audit log (consents, tokens, exports, downloads, resets).
+    /// Print the audit log (consents, tokens, exports, downloads, resets), filtered by time,
+    /// user and event.
     Audit(admin::AuditArgs),
+    /// List archive jobs (newest first, by state and user), or `jobs show ID` for one job's
+    /// attempts, lease, failure reason and parts.
+    Jobs(admin::JobsArgs),
 }
 
 fn parse_group_records(s: &str) -> Result<(String, u64), String> {
@@ -210,6 +214,7 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(AdminCommand::User(command)) => admin::user(command).await,
             Command::Admin(AdminCommand::Client(command)) => admin::client(command).await,
             Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
+            Command::Admin(AdminCommand::Jobs(args)) => admin::jobs(args).await,
             Command::Migrate(args) => {
                 admin::open(&args).await?.close().await;
                 println!("database {} is up to date", redact_url(&args.config().database_url()));

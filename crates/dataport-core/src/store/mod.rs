@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
-    AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
-    Progress, Session, TokenRecord, User,
+    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
+    NewJob, Part, PendingAuthorization, Progress, Session, TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -168,6 +168,11 @@ pub trait Jobs: Send + Sync {
     ) -> Result<Option<Job>, StoreError>;
     /// A job by id, with its parts.
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// The jobs `filter` selects, newest first (by creation, then id), at most `filter.limit`,
+    /// each with its lease but without its parts.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError>;
+    /// A job by id with its parts and its lease, read in one statement.
+    async fn job_record(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
     /// A token by hash and a job by id (with its parts), read together.
     async fn token_with_job(
         &self,
@@ -289,8 +294,8 @@ pub trait Auth: Send + Sync {
 pub trait Audit: Send + Sync {
     /// Appends to the audit log.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// The newest `limit` audit entries, oldest first.
-    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The newest `filter.limit` entries that `filter` selects, oldest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// Multipart uploads to the blob store in progress, recorded so that an upload a crashed process
