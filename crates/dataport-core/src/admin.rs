@@ -166,9 +166,11 @@ impl Dataport {
         let client = self.store.ensure_client(&client, now).await?;
         let scopes =
             consent::grant(self.store.as_ref(), &self.catalogue, &user.id, &client.id, resources, access, now).await?;
-        issue_access_token(self.store.as_ref(), &user.id, &client.id, scopes, now, seconds)
+        let token = issue_access_token(self.store.as_ref(), &user.id, &client.id, scopes, now, seconds)
             .await
-            .map_err(|e| invalid(format!("could not issue a token: {e}")))
+            .map_err(|e| invalid(format!("could not issue a token: {e}")))?;
+        self.metrics.token_issued("admin");
+        Ok(token)
     }
 
     /// The newest `limit` audit entries at or after `since`, of the user named `username` and of

@@ -17,6 +17,7 @@ pub mod download;
 pub mod error;
 pub mod grants;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod portability;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use dataport_types::Timestamp;
 use tokio::sync::Notify;
 
 pub use config::Config;
@@ -77,6 +79,8 @@ pub struct Dataport {
     login_throttle: users::LoginThrottle,
     /// What an unknown username's password is checked against.
     decoy: Arc<users::Decoy>,
+    /// This instance's Prometheus series (also held by the store wrapper that times calls).
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Dataport {
@@ -101,6 +105,8 @@ impl Dataport {
         let url = config.database_url();
         let store =
             store::open(&url).await.map_err(|source| StartError::Store { url: config::redact_url(&url), source })?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(store::MeteredStore::new(store, metrics.clone()));
         let blobs = blob::open(&config.blob_url(), store.clone())?;
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
@@ -120,6 +126,7 @@ impl Dataport {
             running: Mutex::new(HashMap::new()),
             login_throttle: users::LoginThrottle::new(config.login_throttle),
             decoy: Arc::default(),
+            metrics,
             config,
         })
     }
@@ -152,6 +159,22 @@ impl Dataport {
     pub async fn ready(&self) -> Result<(), String> {
         self.store.ping().await.map_err(|e| format!("database: {e}"))?;
         self.blobs.check().await.map_err(|e| format!("blob store: {e}"))
+    }
+
+    /// This instance's metrics, for the HTTP layer to record requests and downloads in.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Every series ([`metrics::Metrics::encode`]), with the queue gauges read from the
+    /// database now (left as they were if it does not answer).
+    pub async fn metrics_text(&self, openmetrics: bool) -> String {
+        let running = self.running.lock().map(|r| r.len()).unwrap_or_default();
+        match self.store.queue_depth(Timestamp::now()).await {
+            Ok(depth) => self.metrics.set_queue(depth.waiting, depth.leased, running),
+            Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
+        }
+        self.metrics.encode(openmetrics)
     }
 
     /// Closes the store's connections (the admin commands' last step).

@@ -210,6 +210,15 @@ pub struct JobRecord {
     pub lease_expires_at: Option<Timestamp>,
 }
 
+/// How many jobs in progress wait for a worker and how many a worker holds (all nodes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// No live lease: never claimed, released, backing off, or whose worker stopped heartbeating.
+    pub waiting: u64,
+    /// Held under a live lease.
+    pub leased: u64,
+}
+
 /// One archive part of a completed job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Part {

@@ -165,6 +165,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "DATAPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of its own (off by
+    /// default; keep it off the public network).
+    #[arg(long, env = "DATAPORT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -265,6 +269,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;
     config.download_redirect = args.download_redirect;
+    config.metrics_listen = args.metrics_listen;
     config.trusted_proxies = args.trusted_proxy.into_iter().collect();
     config.limits = Limits {
         connections: args.max_connections.max(1),
@@ -284,6 +289,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let seed_demo = demo::wanted(&config, args.listen);
     let app = Application::build(config, args.listen).await?;
     let core = app.core();
+    let metrics_addr = app.metrics_addr();
     if seed_demo {
         core.seed_demo().await?;
     }
@@ -296,6 +302,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     print_banner(core.config(), demo_open);
+    if let Some(addr) = metrics_addr {
+        println!("  metrics:            http://{addr}/metrics");
+    }
     app.run_until_stopped(shutdown_signal()).await
 }
 

@@ -272,8 +272,12 @@ async fn claims_lease_the_oldest_runnable_job_once(store: Arc<dyn Store>) {
     let (u, app) = (user(store, "u").await, client(store, "app").await);
     initiated(store, &new_job("second", &u, &app, 2)).await;
     initiated(store, &new_job("first", &u, &app, 1)).await;
+    let depth = |waiting, leased| crate::model::QueueDepth { waiting, leased };
+    assert_eq!(store.queue_depth(at(10)).await.expect("store"), depth(2, 0));
     let lease = store.claim("w1", at(100), at(10)).await.expect("store").expect("claim");
     assert_eq!((lease.job.id.as_str(), lease.attempt, lease.owner.as_str()), ("first", 1, "w1"));
+    assert_eq!(store.queue_depth(at(10)).await.expect("store"), depth(1, 1));
+    assert_eq!(store.queue_depth(at(101)).await.expect("store"), depth(2, 0), "an expired lease waits again");
     let next = store.claim("w2", at(100), at(10)).await.expect("store").expect("claim");
     assert_eq!(next.job.id, "second", "a leased job is not claimed again");
     assert_eq!(store.claim("w3", at(100), at(10)).await.expect("store"), None);

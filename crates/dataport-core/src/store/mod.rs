@@ -9,9 +9,11 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+mod metered;
 mod postgres;
 mod sqlite;
 
+pub use metered::MeteredStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -22,7 +24,7 @@ use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
     AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
-    NewJob, Part, PendingAuthorization, Progress, Session, TokenRecord, User,
+    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -226,6 +228,8 @@ pub trait Queue: Send + Sync {
         ended_before: Timestamp,
         limit: u32,
     ) -> Result<Vec<String>, StoreError>;
+    /// How many jobs in progress wait for a worker, and how many are leased, at `now`.
+    async fn queue_depth(&self, now: Timestamp) -> Result<QueueDepth, StoreError>;
     /// Records that a job's blobs are gone; its URLs stop working if they had not already.
     async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError>;
     /// Returns when a job may have become runnable, or after `timeout`. A backend that can be

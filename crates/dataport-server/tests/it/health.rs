@@ -48,3 +48,30 @@ fn sqlite_runs_only_as_role_all_and_says_why() {
         assert!(err.contains("only --role all") && err.contains("postgres://"), "{role}: {err}");
     }
 }
+
+/// `/metrics` is off unless asked for, then on a listener of its own; counters move in the
+/// instance that counted them only (no global recorder).
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_when_asked_for() {
+    let plain = TestApp::spawn().await;
+    assert!(plain.metrics_url.is_none());
+    let app = TestApp::spawn_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
+    let url = app.metrics_url.clone().expect("metrics listener");
+    assert_eq!(
+        app.http.get(format!("{}/metrics", app.base)).send().await.expect("get").status(),
+        StatusCode::NOT_FOUND
+    );
+    let token = app.token("u", "c", &["myactivity.search"], dataport_core::consent::Duration::OneTime).await;
+    plain.token("u", "c", &["myactivity.search"], dataport_core::consent::Duration::OneTime).await;
+    let reply = app.http.get(&url).send().await.expect("scrape");
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert!(reply.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain; version=0.0.4"));
+    let text = reply.text().await.expect("text");
+    assert!(text.contains("dataport_tokens_issued_total{grant_type=\"admin\"} 1\n"), "{text}");
+    let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+    let text = app.http.get(&url).send().await.expect("scrape").text().await.expect("text");
+    assert!(text.contains("dataport_jobs_created_total 1\n"), "{text}");
+    assert!(!text.contains(&id), "no raw path or id in a label");
+    let open = app.http.get(&url).header("accept", "application/openmetrics-text").send().await.expect("scrape");
+    assert!(open.text().await.expect("text").ends_with("# EOF\n"));
+}

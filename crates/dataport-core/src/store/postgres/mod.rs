@@ -33,7 +33,7 @@ use super::{
 };
 use crate::model::{
     AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
-    NewJob, Part, PendingAuthorization, Progress, Session, TokenKind, TokenRecord, User,
+    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind, TokenRecord, User,
 };
 
 /// The PostgreSQL implementation of [`Store`].
