@@ -61,6 +61,13 @@ pub enum StartError {
     Config(String),
 }
 
+/// What [`Dataport::ready`] found on a ready node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Resource groups of the loaded catalogue.
+    pub catalogue_groups: usize,
+}
+
 /// A running dataport core. Cheap to share behind an `Arc`. It is the only door to the store,
 /// the blobs and the signing keys: the HTTP layer and the admin commands call its use cases.
 pub struct Dataport {
@@ -154,11 +161,16 @@ impl Dataport {
         &self.blobs
     }
 
-    /// Whether this node can serve (SPEC §15 `/readyz`): the database and the blob store answer.
-    /// `Err` says which does not.
-    pub async fn ready(&self) -> Result<(), String> {
+    /// Whether this node can serve (SPEC §15 `/readyz`): the database (migrated at start) and
+    /// the blob store answer, and the catalogue is loaded with at least one group. `Err` names
+    /// the first thing that is not ready.
+    pub async fn ready(&self) -> Result<Readiness, String> {
         self.store.ping().await.map_err(|e| format!("database: {e}"))?;
-        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))
+        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))?;
+        match self.catalogue.groups().len() {
+            0 => Err("catalogue: no resource group is loaded".to_owned()),
+            groups => Ok(Readiness { catalogue_groups: groups }),
+        }
     }
 
     /// This instance's metrics, for the HTTP layer to record requests and downloads in.

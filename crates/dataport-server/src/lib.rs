@@ -268,11 +268,19 @@ async fn limit_request_head(request: axum::extract::Request, next: axum::middlew
     (code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
 }
 
-/// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer, else 503 with
-/// the reason.
+/// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer and the catalogue
+/// is loaded (the body says what was checked), else 503 with the reason.
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.core.ready().await {
-        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"ready\"}").into_response(),
+        Ok(ready) => {
+            let body = serde_json::json!({
+                "status": "ready",
+                "database": "ok",
+                "blobStore": "ok",
+                "catalogue": { "groups": ready.catalogue_groups },
+            });
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
         Err(reason) => {
             tracing::warn!(%reason, "not ready");
             let body = serde_json::json!({ "status": "unavailable", "reason": reason }).to_string();
