@@ -1,12 +1,12 @@
 //! The operator's use cases (`dataportd admin …`): users, OAuth clients, access tokens that skip
-//! the consent pages, and the audit log. They work on the same store as a running server.
+//! the consent pages, the jobs, and the audit log. They work on the same store as a running server.
 
-use dataport_types::Timestamp;
+use dataport_types::{State, Timestamp};
 
 use crate::Dataport;
 use crate::auth::{hash_token, issue_access_token, mint_secret};
 use crate::consent::{self, ConsentError, Duration};
-use crate::model::{AuditEntry, Client, User};
+use crate::model::{AuditEntry, AuditFilter, Client, JobFilter, JobRecord, User};
 use crate::oauth::is_loopback;
 use crate::store::StoreError;
 use crate::users::hash_password;
@@ -166,13 +166,50 @@ impl Dataport {
         let client = self.store.ensure_client(&client, now).await?;
         let scopes =
             consent::grant(self.store.as_ref(), &self.catalogue, &user.id, &client.id, resources, access, now).await?;
-        issue_access_token(self.store.as_ref(), &user.id, &client.id, scopes, now, seconds)
+        let token = issue_access_token(self.store.as_ref(), &user.id, &client.id, scopes, now, seconds)
             .await
-            .map_err(|e| invalid(format!("could not issue a token: {e}")))
+            .map_err(|e| invalid(format!("could not issue a token: {e}")))?;
+        self.metrics.token_issued("admin");
+        Ok(token)
     }
 
-    /// The newest `limit` audit entries, oldest first.
-    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        self.store.audit_log(limit).await
+    /// The newest `limit` audit entries at or after `since`, of the user named `username` and of
+    /// the event `event`, where each is given; oldest first. An unknown username is an error,
+    /// not an empty log, so that a typo is not mistaken for a quiet user.
+    pub async fn audit_log(
+        &self,
+        since: Option<Timestamp>,
+        username: Option<&str>,
+        event: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, AdminError> {
+        let user_id = self.user_id_of(username).await?;
+        let filter = AuditFilter { since, user_id, event: event.map(str::to_owned), limit };
+        Ok(self.store.audit_log(&filter).await?)
+    }
+
+    /// The newest `limit` jobs in `state` and of the user named `username`, where each is given,
+    /// with their leases (not their parts).
+    pub async fn jobs_of(
+        &self,
+        state: Option<State>,
+        username: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, AdminError> {
+        let user_id = self.user_id_of(username).await?;
+        Ok(self.store.jobs(&JobFilter { state, user_id, limit }).await?)
+    }
+
+    /// One job with its attempts, lease, failure reason, progress and parts.
+    pub async fn job_record(&self, id: &str) -> Result<JobRecord, AdminError> {
+        self.store.job_record(id).await?.ok_or_else(|| invalid(format!("no job {id}")))
+    }
+
+    async fn user_id_of(&self, username: Option<&str>) -> Result<Option<String>, AdminError> {
+        let Some(username) = username else { return Ok(None) };
+        match self.store.credentials(username).await? {
+            Some(credentials) => Ok(Some(credentials.user.id)),
+            None => Err(invalid(format!("no user {username}"))),
+        }
     }
 }

@@ -79,6 +79,8 @@ pub struct Config {
     pub limits: Limits,
     /// Create the demo user and client (SPEC §13). `None`: only in pure emulator mode on loopback.
     pub demo: Option<bool>,
+    /// Where `/metrics` (Prometheus) is served, on a listener of its own; `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// What one `dataportd serve` process does (SPEC §15).
@@ -215,6 +217,7 @@ impl Config {
             trusted_proxies: ProxyList::default(),
             limits: Limits::default(),
             demo: None,
+            metrics_listen: None,
         }
     }
 

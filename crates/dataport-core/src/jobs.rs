@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::Dataport;
 use crate::archive::{ArchiveWriter, ManifestHeader, ProgressCounters};
+use crate::metrics::FailureClass;
 use crate::model::{Lease, Part, Progress};
 use crate::sources::{ExportRequest, SourceError};
 
@@ -116,7 +117,18 @@ impl Dataport {
                 tracing::warn!(error = %e, "could not delete the attempt's partial output");
             }
         }
-        let seconds = started.elapsed().as_secs_f64();
+        let elapsed = started.elapsed();
+        let seconds = elapsed.as_secs_f64();
+        if let Ok(true) = recorded {
+            match &outcome {
+                Outcome::Complete(parts, _) => self.metrics.job_completed(parts.iter().map(|p| p.size).sum(), elapsed),
+                Outcome::Failed(_) => self.metrics.job_failed(FailureClass::Source),
+                Outcome::Transient(_) if lease.attempt >= self.config.max_attempts => {
+                    self.metrics.job_failed(FailureClass::AttemptsExhausted);
+                }
+                _ => {}
+            }
+        }
         match (outcome, recorded) {
             (Outcome::Complete(parts, _), Ok(true)) => {
                 let bytes: u64 = parts.iter().map(|p| p.size).sum();

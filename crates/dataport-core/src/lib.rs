@@ -17,6 +17,7 @@ pub mod download;
 pub mod error;
 pub mod grants;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod portability;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use dataport_types::Timestamp;
 use tokio::sync::Notify;
 
 pub use config::Config;
@@ -59,6 +61,13 @@ pub enum StartError {
     Config(String),
 }
 
+/// What [`Dataport::ready`] found on a ready node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Resource groups of the loaded catalogue.
+    pub catalogue_groups: usize,
+}
+
 /// A running dataport core. Cheap to share behind an `Arc`. It is the only door to the store,
 /// the blobs and the signing keys: the HTTP layer and the admin commands call its use cases.
 pub struct Dataport {
@@ -77,6 +86,8 @@ pub struct Dataport {
     login_throttle: users::LoginThrottle,
     /// What an unknown username's password is checked against.
     decoy: Arc<users::Decoy>,
+    /// This instance's Prometheus series (also held by the store wrapper that times calls).
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Dataport {
@@ -101,6 +112,8 @@ impl Dataport {
         let url = config.database_url();
         let store =
             store::open(&url).await.map_err(|source| StartError::Store { url: config::redact_url(&url), source })?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(store::MeteredStore::new(store, metrics.clone()));
         let blobs = blob::open(&config.blob_url(), store.clone())?;
         let keys = if config.signing_keys.is_empty() {
             vec![config::local_signing_key(&config.data_dir).map_err(dir_error)?]
@@ -120,6 +133,7 @@ impl Dataport {
             running: Mutex::new(HashMap::new()),
             login_throttle: users::LoginThrottle::new(config.login_throttle),
             decoy: Arc::default(),
+            metrics,
             config,
         })
     }
@@ -147,11 +161,32 @@ impl Dataport {
         &self.blobs
     }
 
-    /// Whether this node can serve (SPEC §15 `/readyz`): the database and the blob store answer.
-    /// `Err` says which does not.
-    pub async fn ready(&self) -> Result<(), String> {
+    /// Whether this node can serve (SPEC §15 `/readyz`): the database (migrated at start) and
+    /// the blob store answer, and the catalogue is loaded with at least one group. `Err` names
+    /// the first thing that is not ready.
+    pub async fn ready(&self) -> Result<Readiness, String> {
         self.store.ping().await.map_err(|e| format!("database: {e}"))?;
-        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))
+        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))?;
+        match self.catalogue.groups().len() {
+            0 => Err("catalogue: no resource group is loaded".to_owned()),
+            groups => Ok(Readiness { catalogue_groups: groups }),
+        }
+    }
+
+    /// This instance's metrics, for the HTTP layer to record requests and downloads in.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Every series ([`metrics::Metrics::encode`]), with the queue gauges read from the
+    /// database now (left as they were if it does not answer).
+    pub async fn metrics_text(&self, openmetrics: bool) -> String {
+        let running = self.running.lock().map(|r| r.len()).unwrap_or_default();
+        match self.store.queue_depth(Timestamp::now()).await {
+            Ok(depth) => self.metrics.set_queue(depth.waiting, depth.leased, running),
+            Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
+        }
+        self.metrics.encode(openmetrics)
     }
 
     /// Closes the store's connections (the admin commands' last step).

@@ -173,6 +173,52 @@ impl AuditEntry {
     }
 }
 
+/// Which audit entries the operator reads (`admin audit`): each filter that is set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Entries at or after this time.
+    pub since: Option<Timestamp>,
+    pub user_id: Option<String>,
+    /// The exact event name (`token.issued`, `export.initiated`, …).
+    pub event: Option<String>,
+    /// At most this many: the newest of those that match.
+    pub limit: u32,
+}
+
+impl AuditFilter {
+    /// The newest `limit` entries, whatever they are.
+    pub fn newest(limit: u32) -> Self {
+        Self { limit, ..Self::default() }
+    }
+}
+
+/// Which jobs the operator lists (`admin jobs`): each filter that is set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub state: Option<State>,
+    pub user_id: Option<String>,
+    /// At most this many: the newest of those that match.
+    pub limit: u32,
+}
+
+/// A job as the operator sees it: the job and who holds its lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    pub job: Job,
+    /// The worker (`host:pid:n`) that claimed it last, while its lease is held or was never given back.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<Timestamp>,
+}
+
+/// How many jobs in progress wait for a worker and how many a worker holds (all nodes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// No live lease: never claimed, released, backing off, or whose worker stopped heartbeating.
+    pub waiting: u64,
+    /// Held under a live lease.
+    pub leased: u64,
+}
+
 /// One archive part of a completed job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Part {

@@ -553,6 +553,7 @@ impl Dataport {
             Redemption::Unknown => return Err(invalid_grant("Unknown code.")),
         }
         let response = response?;
+        self.metrics.token_issued("authorization_code");
         self.record(AuditEntry {
             event: "token.issued".into(),
             user_id: Some(code.user_id.clone()),
@@ -645,6 +646,7 @@ impl Dataport {
             now,
         )?;
         self.rotate(client, &hash, now, &successors).await?;
+        self.metrics.token_issued("refresh_token");
         self.record(AuditEntry {
             event: "token.refreshed".into(),
             user_id: Some(old.user_id.clone()),

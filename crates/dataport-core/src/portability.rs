@@ -85,6 +85,7 @@ impl Dataport {
             return Err(refusal.unwrap_or(ApiError::Internal));
         };
         self.wake.notify_waiters();
+        self.metrics.job_created();
         self.record(AuditEntry {
             resources: created.resources.clone(),
             job_id: Some(created.id.clone()),
@@ -212,6 +213,9 @@ impl Dataport {
             created_at: Timestamp::now(),
         };
         let created = self.store.insert_retry(&retry, &job).await?;
+        if created.id == retry.id {
+            self.metrics.job_created();
+        }
         self.wake.notify_waiters();
         self.record(AuditEntry {
             resources: created.resources.clone(),
@@ -235,6 +239,7 @@ impl Dataport {
             return Err(ApiError::JobNotInProgress { state: after.state });
         }
         self.signal_cancel(&job.id);
+        self.metrics.job_cancelled();
         self.record(AuditEntry {
             resources: job.resources.clone(),
             job_id: Some(job.id.clone()),

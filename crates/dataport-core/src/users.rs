@@ -133,8 +133,10 @@ impl Dataport {
     /// and `address` before the password is checked, an unknown username is checked against
     /// the decoy hash, and a failure is audited.
     pub async fn sign_in(&self, username: &str, password: &str, address: IpAddr) -> Result<User, SignInError> {
-        let attempt =
-            self.login_throttle.begin(self.store.as_ref(), username, address).await?.map_err(SignInError::Throttled)?;
+        let attempt = self.login_throttle.begin(self.store.as_ref(), username, address).await?.map_err(|wait| {
+            self.metrics.sign_in_failed();
+            SignInError::Throttled(wait)
+        })?;
         let credentials = self.store.credentials(username).await?;
         let phc = credentials.as_ref().and_then(|c| c.password_hash.clone());
         let (decoy, password) = (self.decoy.clone(), password.to_owned());
@@ -145,9 +147,15 @@ impl Dataport {
         match credentials {
             Some(c) if right => {
                 self.login_throttle.succeeded(self.store.as_ref(), attempt).await?;
-                if c.user.disabled { Err(SignInError::Disabled(c.user.username)) } else { Ok(c.user) }
+                if c.user.disabled {
+                    self.metrics.sign_in_failed();
+                    Err(SignInError::Disabled(c.user.username))
+                } else {
+                    Ok(c.user)
+                }
             }
             _ => {
+                self.metrics.sign_in_failed();
                 self.record(AuditEntry {
                     event: "login.failed".into(),
                     detail: serde_json::json!({ "username": username, "address": address.to_string() }),

@@ -11,6 +11,8 @@ use dataport_core::Dataport;
 use dataport_core::admin::{MIN_PASSWORD_CHARS, NewClient};
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
 use dataport_core::consent::Duration;
+use dataport_core::model::JobRecord;
+use dataport_types::{State, Timestamp};
 
 use crate::DataDir;
 
@@ -120,12 +122,93 @@ pub enum ClientCommand {
 pub struct AuditArgs {
     #[command(flatten)]
     data: DataDir,
-    /// How many of the newest entries.
+    /// Only entries at or after this time: RFC 3339 (2026-01-31T12:00:00Z) or an age (90m, 24h, 7d).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<Timestamp>,
+    /// Only entries about this user (username).
+    #[arg(long)]
+    user: Option<String>,
+    /// Only this event (consent.granted, token.issued, export.initiated, archive.downloaded, …).
+    #[arg(long)]
+    event: Option<String>,
+    /// How many of the newest matching entries.
     #[arg(long, default_value_t = 100)]
     limit: u32,
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
+}
+
+/// `admin jobs`: lists jobs, or shows one with `admin jobs show ID`.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    command: Option<JobsCommand>,
+    #[command(flatten)]
+    list: JobsList,
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// One job: attempts, lease owner, failure reason, progress and parts.
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+        /// The archive job id.
+        id: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct JobsList {
+    #[command(flatten)]
+    data: DataDir,
+    /// Only jobs in this state: IN_PROGRESS, COMPLETE, FAILED or CANCELLED.
+    #[arg(long, value_parser = parse_state)]
+    state: Option<State>,
+    /// Only jobs of this user (username).
+    #[arg(long)]
+    user: Option<String>,
+    /// How many of the newest matching jobs.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_state(s: &str) -> Result<State, String> {
+    match State::parse(&s.to_ascii_uppercase().replace('-', "_")) {
+        Some(State::StateUnspecified) | None => {
+            Err(format!("{s:?}: expected IN_PROGRESS, COMPLETE, FAILED or CANCELLED"))
+        }
+        Some(state) => Ok(state),
+    }
+}
+
+/// An RFC 3339 time, or an age before now: a number with `s`, `m`, `h` or `d`.
+fn parse_since(s: &str) -> Result<Timestamp, String> {
+    if let Ok(at) = Timestamp::parse(s) {
+        return Ok(at);
+    }
+    let unit = match s.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => 0,
+    };
+    let n: Option<i64> = s.get(..s.len().saturating_sub(1)).and_then(|n| n.parse().ok());
+    match n {
+        Some(n) if unit > 0 && n >= 0 => {
+            Ok(Timestamp::from_micros(Timestamp::now().micros().saturating_sub(n.saturating_mul(unit * 1_000_000))))
+        }
+        _ => Err(format!("{s:?}: expected an RFC 3339 time (2026-01-31T12:00:00Z) or an age (90m, 24h, 7d)")),
+    }
 }
 
 /// Opens the core on the data directory and database the options name (no workers run).
@@ -258,7 +341,7 @@ pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
 
 pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let core = open(&args.data).await?;
-    let entries = core.audit_log(args.limit).await;
+    let entries = core.audit_log(args.since, args.user.as_deref(), args.event.as_deref(), args.limit).await;
     core.close().await;
     for e in entries? {
         if args.json {
@@ -274,6 +357,104 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 if e.resources.is_empty() { "-".to_owned() } else { e.resources.join(",") },
                 e.job_id.as_deref().unwrap_or("-"),
             );
+        }
+    }
+    Ok(())
+}
+
+/// A job as `admin jobs --json` and `admin jobs show --json` print it.
+fn job_json(record: &JobRecord) -> serde_json::Value {
+    let job = &record.job;
+    serde_json::json!({
+        "id": job.id,
+        "state": job.state.as_str(),
+        "userId": job.user_id,
+        "clientId": job.client_id,
+        "resources": job.resources,
+        "accessType": job.access_type.as_str(),
+        "createdAt": job.created_at,
+        "finishedAt": job.finished_at,
+        "startTime": job.start_time,
+        "endTime": job.end_time,
+        "retryOf": job.retry_of,
+        "retryIndex": job.retry_index,
+        "attempts": job.attempt,
+        "leaseOwner": record.lease_owner,
+        "leaseExpiresAt": record.lease_expires_at,
+        "failureReason": job.failure_reason,
+        "archiveRevokedAt": job.archive_revoked_at,
+        "progress": job.progress,
+        "parts": job.parts.iter().map(|p| serde_json::json!({
+            "index": p.index, "size": p.size, "sha256": p.sha256, "blobKey": p.blob_key,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+pub async fn jobs(args: JobsArgs) -> anyhow::Result<()> {
+    match args.command {
+        None => {
+            let JobsList { data, state, user, limit, json } = args.list;
+            let core = open(&data).await?;
+            let listed = core.jobs_of(state, user.as_deref(), limit).await;
+            core.close().await;
+            for record in listed? {
+                if json {
+                    println!("{}", job_json(&record));
+                } else {
+                    let job = &record.job;
+                    println!(
+                        "{}\t{}\tcreated={}\tuser={}\tclient={}\tattempts={}\tlease={}\tgroups={}",
+                        job.id,
+                        job.state.as_str(),
+                        job.created_at,
+                        job.user_id,
+                        job.client_id,
+                        job.attempt,
+                        or_dash(record.lease_owner.as_deref()),
+                        job.resources.join(","),
+                    );
+                }
+            }
+        }
+        Some(JobsCommand::Show { data, id, json }) => {
+            let core = open(&data).await?;
+            let found = core.job_record(&id).await;
+            core.close().await;
+            let record = found?;
+            if json {
+                println!("{}", job_json(&record));
+                return Ok(());
+            }
+            let job = &record.job;
+            println!("job:            {}", job.id);
+            println!("state:          {}", job.state.as_str());
+            println!("user:           {}", job.user_id);
+            println!("client:         {}", job.client_id);
+            println!("groups:         {}", job.resources.join(", "));
+            println!("access type:    {}", job.access_type.as_str());
+            println!("created:        {}", job.created_at);
+            println!("finished:       {}", or_dash(job.finished_at));
+            println!("retry of:       {} (retry {})", or_dash(job.retry_of.as_deref()), job.retry_index);
+            println!("attempts:       {}", job.attempt);
+            println!("lease owner:    {}", or_dash(record.lease_owner.as_deref()));
+            println!("lease expires:  {}", or_dash(record.lease_expires_at));
+            println!("failure reason: {}", or_dash(job.failure_reason.as_deref()));
+            println!("revoked:        {}", or_dash(job.archive_revoked_at));
+            match job.progress {
+                Some(p) => println!(
+                    "progress:       {} groups, {} records, {} bytes, {} parts written",
+                    p.groups_done, p.records, p.bytes, p.parts_written
+                ),
+                None => println!("progress:       -"),
+            }
+            println!("parts:          {}", job.parts.len());
+            for p in &job.parts {
+                println!("  {}\t{} bytes\tsha256={}\t{}", p.index, p.size, p.sha256, p.blob_key);
+            }
         }
     }
     Ok(())

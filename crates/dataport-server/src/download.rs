@@ -114,6 +114,7 @@ impl Stream for Sending {
 impl Drop for Sending {
     fn drop(&mut self) {
         let Some((core, mut entry)) = self.audit.take() else { return };
+        core.metrics().downloaded(self.sent);
         if let Some(detail) = entry.detail.as_object_mut() {
             detail.insert("bytes".into(), self.sent.into());
             detail.insert("complete".into(), (self.sent == self.len).into());

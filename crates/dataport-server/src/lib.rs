@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Query, State};
+use axum::extract::{MatchedPath, Query, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,6 +37,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
+use dataport_core::config::Limits;
 use dataport_core::sources::DataSource;
 use dataport_core::{ApiError, Config, Dataport};
 
@@ -60,6 +61,8 @@ pub struct AppState {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, when `config.metrics_listen` names an address.
+    metrics_listener: Option<TcpListener>,
     core: Arc<Dataport>,
     router: Router,
 }
@@ -82,6 +85,12 @@ impl Application {
         sources: HashMap<String, Arc<dyn DataSource>>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for metrics"))?)
+            }
+            None => None,
+        };
         let local = listener.local_addr()?;
         if config.public_origin.is_empty() {
             config.public_origin = format!("http://{local}");
@@ -99,7 +108,12 @@ impl Application {
             )),
             core: core.clone(),
         };
-        Ok(Self { listener, core, router: router(state) })
+        Ok(Self { listener, metrics_listener, core, router: router(state) })
+    }
+
+    /// The address `/metrics` is served on, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address the server listens on.
@@ -116,7 +130,19 @@ impl Application {
     /// workers (an interrupted export resumes on the next start).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx));
+        let jobs = tokio::spawn(self.core.clone().run_jobs(stop_rx.clone()));
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stopped = stop_rx.clone();
+            tokio::spawn(serve::serve(
+                listener,
+                metrics_router(self.core.clone()),
+                METRICS_LIMITS,
+                Default::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let (limits, proxies) = (self.core.config().limits, self.core.config().trusted_proxies.clone());
         serve::serve(self.listener, self.router, limits, proxies, async move {
             shutdown.await;
@@ -124,8 +150,57 @@ impl Application {
         })
         .await;
         let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
+        if let Some(metrics) = metrics {
+            let _ = tokio::time::timeout(Duration::from_secs(5), metrics).await;
+        }
         Ok(())
     }
+}
+
+/// The metrics listener serves one scraper or a few: a handful of connections is plenty.
+const METRICS_LIMITS: Limits = Limits {
+    connections: 16,
+    connections_per_address: 16,
+    downloads_per_address: 1,
+    downloads_per_job: 1,
+    write_timeout: Duration::from_secs(30),
+};
+
+/// `GET /metrics` and nothing else, for the metrics listener.
+fn metrics_router(core: Arc<Dataport>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(core)
+}
+
+/// `GET /metrics`: OpenMetrics when the scraper accepts it (Prometheus does), else the classic
+/// Prometheus text.
+async fn metrics(State(core): State<Arc<Dataport>>, headers: axum::http::HeaderMap) -> Response {
+    use dataport_core::metrics::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let content_type = if openmetrics { OPENMETRICS_CONTENT_TYPE } else { PROMETHEUS_CONTENT_TYPE };
+    ([(header::CONTENT_TYPE, content_type)], core.metrics_text(openmetrics).await).into_response()
+}
+
+/// Records every answered request in the metrics, labelled by the matched route: the axum
+/// route's template (`/download/{job}/{part}`), or for the API the method's discovery name
+/// (`archiveJobs.cancel`), never the raw path, so that ids do not become series.
+async fn record_request(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => matched.as_str().to_owned(),
+        None => endpoint::parse(request.uri().path()).map_or("unmatched", |e| e.name()).to_owned(),
+    };
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    app.core.metrics().request(&route, method.as_str(), response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// The routes of the process's role (a worker serves only health) behind the request limits.
@@ -135,7 +210,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz));
     let routes = if state.core.config().role.runs_api() { api_routes(health) } else { health };
     routes
-        .with_state(state)
+        .with_state(state.clone())
         .layer(axum::middleware::from_fn(limit_request_head))
         .layer(DefaultBodyLimit::max(api::MAX_BODY))
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
@@ -146,6 +221,7 @@ fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(state, record_request))
 }
 
 /// The API, the downloads and the authorization server.
@@ -192,11 +268,19 @@ async fn limit_request_head(request: axum::extract::Request, next: axum::middlew
     (code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
 }
 
-/// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer, else 503 with
-/// the reason.
+/// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer and the catalogue
+/// is loaded (the body says what was checked), else 503 with the reason.
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.core.ready().await {
-        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"ready\"}").into_response(),
+        Ok(ready) => {
+            let body = serde_json::json!({
+                "status": "ready",
+                "database": "ok",
+                "blobStore": "ok",
+                "catalogue": { "groups": ready.catalogue_groups },
+            });
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
         Err(reason) => {
             tracing::warn!(%reason, "not ready");
             let body = serde_json::json!({ "status": "unavailable", "reason": reason }).to_string();

@@ -1,11 +1,12 @@
 //! `dataportd`: the dataport server and its operator commands.
 
 mod admin;
+mod config_file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use dataport_core::Config;
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
@@ -31,6 +32,16 @@ enum Command {
     Admin(AdminCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate(DataDir),
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration `serve` would run with (its --config file, DATAPORT_*
+    /// environment and flags, in that order of precedence) and print it, secrets redacted.
+    Check(Box<ServeArgs>),
 }
 
 /// Where a deployment's state lives (SPEC §15), shared by `serve`, `migrate` and the admin commands.
@@ -66,6 +77,10 @@ impl DataDir {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// A TOML file with any of these options, by their long names (`database-url = "…"`; see
+    /// dataport.example.toml). The environment and the flags take precedence over it.
+    #[arg(long, env = "DATAPORT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     data: DataDir,
     /// Address to listen on.
@@ -165,6 +180,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "DATAPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of its own (off by
+    /// default; keep it off the public network).
+    #[arg(long, env = "DATAPORT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -191,8 +210,12 @@ enum AdminCommand {
     /// Manage OAuth clients (the apps that import data).
     #[command(subcommand)]
     Client(admin::ClientCommand),
-    /// Print the audit log (consents, tokens, exports, downloads, resets).
+    /// Print the audit log (consents, tokens, exports, downloads, resets), filtered by time,
+    /// user and event.
     Audit(admin::AuditArgs),
+    /// List archive jobs (newest first, by state and user), or `jobs show ID` for one job's
+    /// attempts, lease, failure reason and parts.
+    Jobs(admin::JobsArgs),
 }
 
 fn parse_group_records(s: &str) -> Result<(String, u64), String> {
@@ -201,15 +224,35 @@ fn parse_group_records(s: &str) -> Result<(String, u64), String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let serve_command = command.find_subcommand("serve").cloned().ok_or_else(|| anyhow::anyhow!("no serve command"))?;
+    let (args, from_file) = config_file::splice(std::env::args_os().collect(), &serve_command)?;
+    let matches = command.try_get_matches_from(args).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
+            Command::Config(ConfigCommand::Check(args)) => {
+                let check = matches
+                    .subcommand_matches("config")
+                    .and_then(|m| m.subcommand_matches("check"))
+                    .ok_or_else(|| anyhow::anyhow!("no config check matches"))?;
+                let effective = config_file::effective(&serve_command, check, &from_file);
+                let (config, _, _) = core_config(*args)?;
+                config.validate().map_err(anyhow::Error::msg)?;
+                if let Some(path) = &config.catalogue_path {
+                    dataport_core::catalogue::Catalogue::load(path)?;
+                }
+                print!("{effective}");
+                println!("# ok: the configuration is valid");
+                Ok(())
+            }
             Command::Admin(AdminCommand::Token(args)) => admin::token(args).await,
             Command::Admin(AdminCommand::User(command)) => admin::user(command).await,
             Command::Admin(AdminCommand::Client(command)) => admin::client(command).await,
             Command::Admin(AdminCommand::Audit(args)) => admin::audit(args).await,
+            Command::Admin(AdminCommand::Jobs(args)) => admin::jobs(args).await,
             Command::Migrate(args) => {
                 admin::open(&args).await?.close().await;
                 println!("database {} is up to date", redact_url(&args.config().database_url()));
@@ -232,8 +275,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+/// The core's configuration for `serve`'s options, with the address to listen on and the log format.
+fn core_config(args: ServeArgs) -> anyhow::Result<(Config, SocketAddr, LogFormat)> {
     let mut config = args.data.config();
     config.public_origin = args.public_url.unwrap_or_default();
     config.emulator.records_per_group = args.emulator_records;
@@ -260,6 +303,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;
     config.download_redirect = args.download_redirect;
+    config.metrics_listen = args.metrics_listen;
     config.trusted_proxies = args.trusted_proxy.into_iter().collect();
     config.limits = Limits {
         connections: args.max_connections.max(1),
@@ -276,9 +320,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(keys) = args.signing_keys {
         config.signing_keys = parse_signing_keys(&keys).map_err(anyhow::Error::msg)?;
     }
-    let seed_demo = demo::wanted(&config, args.listen);
-    let app = Application::build(config, args.listen).await?;
+    Ok((config, args.listen, args.log_format))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, listen, log_format) = core_config(args)?;
+    init_logging(log_format);
+    let seed_demo = demo::wanted(&config, listen);
+    let app = Application::build(config, listen).await?;
     let core = app.core();
+    let metrics_addr = app.metrics_addr();
     if seed_demo {
         core.seed_demo().await?;
     }
@@ -291,6 +342,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     print_banner(core.config(), demo_open);
+    if let Some(addr) = metrics_addr {
+        println!("  metrics:            http://{addr}/metrics");
+    }
     app.run_until_stopped(shutdown_signal()).await
 }
 

@@ -13,8 +13,8 @@ use dataport_types::{AccessType, State, Timestamp};
 
 use super::{Redemption, Rotation, Store};
 use crate::model::{
-    AuditEntry, AuthCode, Client, Grant, GrantAccess, Job, NewJob, Part, PendingAuthorization, Progress, Session,
-    TokenKind, TokenRecord, User,
+    AuditEntry, AuditFilter, AuthCode, Client, Grant, GrantAccess, Job, JobFilter, NewJob, Part, PendingAuthorization,
+    Progress, Session, TokenKind, TokenRecord, User,
 };
 
 /// Runs every check; panics (with the check's name) on the first broken guarantee.
@@ -31,6 +31,7 @@ where
     a_job_gets_one_retry_at_most(open().await).await;
     cancel_and_reset_end_what_is_in_progress(open().await).await;
     claims_lease_the_oldest_runnable_job_once(open().await).await;
+    jobs_are_listed_by_state_and_user_with_their_leases(open().await).await;
     writes_after_a_lost_lease_change_nothing(open().await).await;
     a_replayed_code_revokes_what_it_issued(open().await).await;
     concurrent_redemptions_leave_no_live_token(open().await).await;
@@ -39,6 +40,7 @@ where
     sessions_pending_requests_and_pruning(open().await).await;
     concurrent_sign_in_attempts_are_counted_one_after_another(open().await).await;
     the_audit_log_appends_and_reads_the_newest(open().await).await;
+    the_audit_log_is_filtered_by_time_user_and_event(open().await).await;
     uploads_are_recorded_until_forgotten_and_found_by_prefix(open().await).await;
     the_clock_is_the_databases_and_close_to_ours(open().await).await;
     let now = Timestamp::now();
@@ -270,8 +272,12 @@ async fn claims_lease_the_oldest_runnable_job_once(store: Arc<dyn Store>) {
     let (u, app) = (user(store, "u").await, client(store, "app").await);
     initiated(store, &new_job("second", &u, &app, 2)).await;
     initiated(store, &new_job("first", &u, &app, 1)).await;
+    let depth = |waiting, leased| crate::model::QueueDepth { waiting, leased };
+    assert_eq!(store.queue_depth(at(10)).await.expect("store"), depth(2, 0));
     let lease = store.claim("w1", at(100), at(10)).await.expect("store").expect("claim");
     assert_eq!((lease.job.id.as_str(), lease.attempt, lease.owner.as_str()), ("first", 1, "w1"));
+    assert_eq!(store.queue_depth(at(10)).await.expect("store"), depth(1, 1));
+    assert_eq!(store.queue_depth(at(101)).await.expect("store"), depth(2, 0), "an expired lease waits again");
     let next = store.claim("w2", at(100), at(10)).await.expect("store").expect("claim");
     assert_eq!(next.job.id, "second", "a leased job is not claimed again");
     assert_eq!(store.claim("w3", at(100), at(10)).await.expect("store"), None);
@@ -546,12 +552,77 @@ async fn the_audit_log_appends_and_reads_the_newest(store: Arc<dyn Store>) {
         };
         store.audit(&entry).await.expect("store");
     }
-    let newest = store.audit_log(3).await.expect("store");
+    let newest = store.audit_log(&AuditFilter::newest(3)).await.expect("store");
     let events: Vec<&str> = newest.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(events, ["event.2", "event.3", "event.4"], "the newest, oldest first");
     assert_eq!(newest[2].detail["bytes"], 42);
     assert_eq!(newest[0].job_id.as_deref(), Some("job-2"));
     assert_eq!(newest[1].detail, serde_json::Value::Null);
+}
+
+/// `Audit::audit_log` with filters: each one set must match, and the limit keeps the newest.
+async fn the_audit_log_is_filtered_by_time_user_and_event(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    for (i, (user, event)) in
+        [("a", "token.issued"), ("b", "token.issued"), ("a", "export.initiated"), ("a", "token.issued")]
+            .into_iter()
+            .enumerate()
+    {
+        let i = i64::try_from(i).expect("small");
+        let entry = AuditEntry { at: at(i * 10), event: event.into(), user_id: Some(user.into()), ..AuditEntry::now() };
+        store.audit(&entry).await.expect("store");
+    }
+    let found = |filter: AuditFilter| async move {
+        let entries = store.audit_log(&filter).await.expect("store");
+        entries.iter().map(|e| e.at.micros() - at(0).micros()).map(|us| us / 1_000_000).collect::<Vec<_>>()
+    };
+    assert_eq!(found(AuditFilter::newest(10)).await, [0, 10, 20, 30]);
+    assert_eq!(
+        found(AuditFilter { since: Some(at(10)), ..AuditFilter::newest(10) }).await,
+        [10, 20, 30],
+        "since is inclusive"
+    );
+    assert_eq!(found(AuditFilter { user_id: Some("a".into()), ..AuditFilter::newest(10) }).await, [0, 20, 30]);
+    let issued_to_a =
+        AuditFilter { user_id: Some("a".into()), event: Some("token.issued".into()), ..AuditFilter::newest(10) };
+    assert_eq!(found(issued_to_a.clone()).await, [0, 30], "filters combine");
+    assert_eq!(found(AuditFilter { limit: 1, ..issued_to_a }).await, [30], "the newest of those that match");
+    assert!(found(AuditFilter { event: Some("nothing".into()), ..AuditFilter::newest(10) }).await.is_empty());
+}
+
+/// `Jobs::jobs` and `Jobs::job_record`: the operator's view, newest first, with the lease.
+async fn jobs_are_listed_by_state_and_user_with_their_leases(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, v, app) = (user(store, "u").await, user(store, "v").await, client(store, "app").await);
+    initiated(store, &new_job("old", &u, &app, 1)).await;
+    initiated(store, &new_job("other", &v, &app, 2)).await;
+    initiated(store, &new_job("new", &u, &app, 3)).await;
+    store.cancel("new", at(4)).await.expect("store");
+    let lease = store.claim("worker-1", at(100), at(10)).await.expect("store").expect("claim");
+    assert_eq!(lease.job.id, "old");
+    let ids = |filter: JobFilter| async move {
+        store.jobs(&filter).await.expect("store").into_iter().map(|r| r.job.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(JobFilter { limit: 10, ..JobFilter::default() }).await, ["new", "other", "old"], "newest first");
+    assert_eq!(ids(JobFilter { limit: 2, ..JobFilter::default() }).await, ["new", "other"]);
+    let in_progress = JobFilter { state: Some(State::InProgress), limit: 10, ..JobFilter::default() };
+    assert_eq!(ids(in_progress.clone()).await, ["other", "old"]);
+    let of_u = JobFilter { user_id: Some(u.id.clone()), ..in_progress };
+    assert_eq!(ids(of_u).await, ["old"], "filters combine");
+    let listed = store.jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.expect("store");
+    assert_eq!(listed[2].lease_owner.as_deref(), Some("worker-1"));
+    assert_eq!(listed[2].lease_expires_at, Some(at(100)));
+
+    let parts = vec![
+        Part { index: 0, blob_key: "jobs/old/1/0".into(), size: 10, sha256: "cd".repeat(32) },
+        Part { index: 1, blob_key: "jobs/old/1/1".into(), size: 5, sha256: "ef".repeat(32) },
+    ];
+    let held = store.job_record("old").await.expect("store").expect("job");
+    assert_eq!((held.job.attempt, held.lease_owner.as_deref()), (1, Some("worker-1")));
+    assert!(store.complete(&lease, &parts, &Progress::default(), at(20)).await.expect("store"));
+    let done = store.job_record("old").await.expect("store").expect("job");
+    assert_eq!((done.job.state, done.job.parts.clone(), done.lease_owner), (State::Complete, parts, None));
+    assert_eq!(store.job_record("nope").await.expect("store"), None);
 }
 
 /// `Uploads`: recorded until forgotten; found below a prefix by whole path segments (`jobs/a/1`

@@ -9,9 +9,11 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+mod metered;
 mod postgres;
 mod sqlite;
 
+pub use metered::MeteredStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -21,8 +23,8 @@ use async_trait::async_trait;
 use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
-    AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
-    Progress, Session, TokenRecord, User,
+    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
+    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -168,6 +170,11 @@ pub trait Jobs: Send + Sync {
     ) -> Result<Option<Job>, StoreError>;
     /// A job by id, with its parts.
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// The jobs `filter` selects, newest first (by creation, then id), at most `filter.limit`,
+    /// each with its lease but without its parts.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError>;
+    /// A job by id with its parts and its lease, read in one statement.
+    async fn job_record(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
     /// A token by hash and a job by id (with its parts), read together.
     async fn token_with_job(
         &self,
@@ -221,6 +228,8 @@ pub trait Queue: Send + Sync {
         ended_before: Timestamp,
         limit: u32,
     ) -> Result<Vec<String>, StoreError>;
+    /// How many jobs in progress wait for a worker, and how many are leased, at `now`.
+    async fn queue_depth(&self, now: Timestamp) -> Result<QueueDepth, StoreError>;
     /// Records that a job's blobs are gone; its URLs stop working if they had not already.
     async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError>;
     /// Returns when a job may have become runnable, or after `timeout`. A backend that can be
@@ -289,8 +298,8 @@ pub trait Auth: Send + Sync {
 pub trait Audit: Send + Sync {
     /// Appends to the audit log.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// The newest `limit` audit entries, oldest first.
-    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The newest `filter.limit` entries that `filter` selects, oldest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// Multipart uploads to the blob store in progress, recorded so that an upload a crashed process

@@ -137,7 +137,7 @@ async fn redirects_to_a_presigned_url_after_checking_the_signed_one() {
     let refused = http.get(&tampered).send().await.expect("download");
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no redirect for a bad signature");
     assert!(refused.headers().get("location").is_none());
-    let audit = app.core.store().audit_log(50).await.expect("audit");
+    let audit = app.core.store().audit_log(&dataport_core::model::AuditFilter::newest(50)).await.expect("audit");
     assert!(audit.iter().any(|e| e.event == "archive.downloaded" && e.detail["redirect"] == true), "{audit:?}");
 }
 

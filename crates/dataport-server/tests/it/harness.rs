@@ -14,6 +14,8 @@ pub use crate::backend::{Backend, S3Server, Sql};
 /// A running test server.
 pub struct TestApp {
     pub base: String,
+    /// `http://ADDR/metrics` when the config asked for a metrics listener.
+    pub metrics_url: Option<String>,
     pub core: Arc<Dataport>,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -71,12 +73,13 @@ impl TestApp {
             .await
             .expect("server starts");
         let base = format!("http://{}", app.local_addr());
+        let metrics_url = app.metrics_addr().map(|addr| format!("http://{addr}/metrics"));
         let core = app.core();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { base, core, http: reqwest::Client::new(), stop: Some(stop), dir, backend }
+        Self { base, metrics_url, core, http: reqwest::Client::new(), stop: Some(stop), dir, backend }
     }
 
     /// The server's database, behind its back (see [`Sql`]).

@@ -4,6 +4,7 @@
 
 mod backend;
 mod bodies;
+mod config;
 mod download;
 mod durability;
 mod errors;

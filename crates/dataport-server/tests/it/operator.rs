@@ -215,3 +215,88 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
         dataportd(&["admin", "user", "passwd", "--username", "nobody"], &data, Some("long-enough-password\n"));
     assert!(!ok && err.contains("no user"), "{err}");
 }
+
+/// `dataportd admin …` with the test server's backend options after `args`.
+fn admin(app: &crate::harness::TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dataportd"))
+        .arg("admin")
+        .args(args)
+        .args(app.backend.args())
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .output()
+        .expect("dataportd runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+}
+
+/// `admin jobs` filters by state and user, `admin jobs show` tells attempts, lease, failure and
+/// parts, and `admin audit` filters by time, user and event; while the server runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_views_of_jobs_and_the_audit_log() {
+    use crate::harness::TestApp;
+    use dataport_core::consent::Duration as Access;
+
+    let app = TestApp::spawn_with(|c| {
+        c.emulator.fail_groups.insert("youtube.comments".into());
+    })
+    .await;
+    let olivia = app.token("olivia", "c", &["myactivity.search", "youtube.comments"], Access::OneTime).await;
+    let paul = app.token("paul", "c", &["myactivity.search"], Access::OneTime).await;
+    let done = app.initiate(&olivia, r#"{"resources":["myactivity.search"]}"#).await;
+    let failed = app.initiate(&olivia, r#"{"resources":["youtube.comments"]}"#).await;
+    let other = app.initiate(&paul, r#"{"resources":["myactivity.search"]}"#).await;
+    assert_eq!(app.wait_done(&olivia, &done, Duration::from_secs(30)).await["state"], "COMPLETE");
+    assert_eq!(app.wait_done(&olivia, &failed, Duration::from_secs(30)).await["state"], "FAILED");
+    assert_eq!(app.wait_done(&paul, &other, Duration::from_secs(30)).await["state"], "COMPLETE");
+
+    let (ok, out, err) = admin(&app, &["jobs", "--json"]);
+    assert!(ok, "{err}");
+    let ids: Vec<String> = json_lines(&out).iter().map(|j| j["id"].as_str().expect("id").to_owned()).collect();
+    assert_eq!(ids, [other.clone(), failed.clone(), done.clone()], "newest first");
+    let (ok, out, err) = admin(&app, &["jobs", "--state", "complete", "--user", "olivia", "--json"]);
+    assert!(ok, "{err}");
+    let listed = json_lines(&out);
+    assert_eq!(listed.len(), 1, "{out}");
+    assert_eq!((listed[0]["id"].as_str(), listed[0]["state"].as_str()), (Some(done.as_str()), Some("COMPLETE")));
+    let (ok, out, _) = admin(&app, &["jobs", "--state", "FAILED"]);
+    assert!(ok && out.contains(&failed) && out.contains("FAILED") && !out.contains(&done), "text form: {out}");
+    let (ok, _, err) = admin(&app, &["jobs", "--state", "EXPIRED"]);
+    assert!(!ok && err.contains("IN_PROGRESS, COMPLETE, FAILED or CANCELLED"), "{err}");
+    let (ok, _, err) = admin(&app, &["jobs", "--user", "nobody"]);
+    assert!(!ok && err.contains("no user nobody"), "{err}");
+
+    let (ok, out, err) = admin(&app, &["jobs", "show", &failed, "--json"]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(shown["state"], "FAILED");
+    assert!(shown["attempts"].as_u64().expect("attempts") >= 1, "{shown}");
+    assert!(shown["failureReason"].as_str().is_some_and(|r| !r.is_empty()), "{shown}");
+    assert_eq!(shown["leaseOwner"], Value::Null, "a finished job holds no lease");
+    let (ok, out, err) = admin(&app, &["jobs", "show", &done]);
+    assert!(ok, "{err}");
+    assert!(out.contains("attempts:       1") && out.contains("lease owner:    -"), "{out}");
+    assert!(out.contains("parts:          2") && out.contains("part-000.zip\n") && out.contains("sha256="), "{out}");
+    let (ok, _, err) = admin(&app, &["jobs", "show", "no-such-job"]);
+    assert!(!ok && err.contains("no job no-such-job"), "{err}");
+
+    let (ok, out, err) = admin(&app, &["audit", "--user", "olivia", "--event", "export.initiated", "--json"]);
+    assert!(ok, "{err}");
+    let entries = json_lines(&out);
+    let jobs: Vec<&str> = entries.iter().map(|e| e["job_id"].as_str().expect("job")).collect();
+    assert_eq!(jobs, [done.as_str(), failed.as_str()], "olivia's exports only, oldest first");
+    assert!(entries.iter().all(|e| e["event"] == "export.initiated"));
+    let (ok, out, err) = admin(&app, &["audit", "--since", "1h", "--event", "export.initiated", "--json"]);
+    assert!(ok && json_lines(&out).len() == 3, "{out}{err}");
+    let (ok, out, err) = admin(&app, &["audit", "--since", "2999-01-01T00:00:00Z", "--json"]);
+    assert!(ok && out.is_empty(), "nothing from the future: {out}{err}");
+    let (ok, _, err) = admin(&app, &["audit", "--since", "yesterday"]);
+    assert!(!ok && err.contains("RFC 3339"), "{err}");
+}

@@ -529,7 +529,7 @@ async fn forwarded_addresses_from_a_trusted_proxy_key_the_limits() {
     let (_, reply) = sign_in(&mut spoofing, &request.path(), ALICE).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
 
-    let entries = app.core.store().audit_log(100).await.expect("audit");
+    let entries = app.core.store().audit_log(&dataport_core::model::AuditFilter::newest(100)).await.expect("audit");
     let failed: Vec<_> = entries.iter().filter(|e| e.event == "login.failed").collect();
     assert_eq!(failed.len(), 40);
     assert_eq!(failed[0].detail["address"], "198.51.100.100", "the audit log records the client, not the proxy");

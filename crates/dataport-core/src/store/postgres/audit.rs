@@ -25,12 +25,16 @@ impl Audit for PgStore {
         Ok(())
     }
 
-    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, event, user_id, client_id, resources, job_id, detail FROM \
-             (SELECT * FROM audit ORDER BY id DESC LIMIT $1) AS newest ORDER BY id",
+             (SELECT * FROM audit WHERE ($1::BIGINT IS NULL OR at >= $1) AND ($2::TEXT IS NULL OR user_id = $2) \
+              AND ($3::TEXT IS NULL OR event = $3) ORDER BY id DESC LIMIT $4) AS newest ORDER BY id",
         )
-        .bind(i64::from(limit))
+        .bind(filter.since.map(Timestamp::micros))
+        .bind(&filter.user_id)
+        .bind(&filter.event)
+        .bind(i64::from(filter.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(pg_error)?;

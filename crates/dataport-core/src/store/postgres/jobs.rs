@@ -81,6 +81,42 @@ impl Jobs for PgStore {
         Self::job_in(&mut conn, id).await
     }
 
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            ", lease_owner, lease_expires_at FROM jobs \
+             WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR user_id = $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(sql)
+            .bind(filter.state.map(State::as_str))
+            .bind(&filter.user_id)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(job_record_from_row).collect()
+    }
+
+    async fn job_record(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            ", lease_owner, lease_expires_at, idx, blob_key, size, sha256 \
+             FROM jobs LEFT JOIN parts ON parts.job_id = jobs.id WHERE jobs.id = $1 ORDER BY idx"
+        );
+        let rows = sqlx::query(sql).bind(id).fetch_all(&self.pool).await.map_err(pg_error)?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut record = job_record_from_row(first)?;
+        for row in &rows {
+            if get::<Option<i64>>(row, "idx")?.is_some() {
+                record.job.parts.push(part_from_row(row)?);
+            }
+        }
+        Ok(Some(record))
+    }
+
     async fn token_with_job(
         &self,
         token_hash: &str,

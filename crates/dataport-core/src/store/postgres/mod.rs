@@ -32,8 +32,8 @@ use super::{
     Uploads, Users, progress_from_json, progress_json,
 };
 use crate::model::{
-    AuditEntry, AuthCode, Client, Credentials, Grant, GrantAccess, Job, Lease, NewJob, Part, PendingAuthorization,
-    Progress, Session, TokenKind, TokenRecord, User,
+    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
+    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind, TokenRecord, User,
 };
 
 /// The PostgreSQL implementation of [`Store`].
@@ -417,6 +417,15 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         archive_revoked_at: opt_ts(row, "archive_revoked_at")?,
         progress: progress_from_json(row.try_get("progress").map_err(pg_error)?)?,
         parts: Vec::new(),
+    })
+}
+
+/// A job row that also holds `lease_owner` and `lease_expires_at`, without its parts.
+fn job_record_from_row(row: &PgRow) -> Result<JobRecord, StoreError> {
+    Ok(JobRecord {
+        job: job_from_row(row)?,
+        lease_owner: get(row, "lease_owner")?,
+        lease_expires_at: opt_ts(row, "lease_expires_at")?,
     })
 }
 

@@ -133,6 +133,20 @@ impl Queue for SqliteStore {
         Ok(ids)
     }
 
+    async fn queue_depth(&self, now: Timestamp) -> Result<QueueDepth, StoreError> {
+        let (waiting, leased): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN lease_expires_at IS NULL OR lease_expires_at < ?1 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN lease_expires_at >= ?1 THEN 1 ELSE 0 END), 0) \
+             FROM jobs WHERE state = 'IN_PROGRESS'",
+        )
+        .bind(now.micros())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        let count = |n: i64| u64::try_from(n).map_err(|_| StoreError::Corrupt("negative count".into()));
+        Ok(QueueDepth { waiting: count(waiting)?, leased: count(leased)? })
+    }
+
     async fn blobs_deleted(&self, job_id: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET blobs_deleted_at = ?1, archive_revoked_at = COALESCE(archive_revoked_at, ?1) WHERE id = ?2",
