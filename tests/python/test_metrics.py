@@ -104,7 +104,16 @@ def test_metrics_are_served_apart_and_move_as_a_test_exports(metrics_server):
     assert r.status_code == 200, r.text
     assert requests.get(f"{srv.base}/v1/nothing-here", timeout=10).status_code == 404
 
-    after = scrape(srv)
+    # A worker counts a job once its state is recorded, a moment after a poll can see it: scrape
+    # until the job series have moved (bounded), then compare everything.
+    deadline = time.monotonic() + 10
+    while True:
+        after = scrape(srv)
+        if all(value(after, f, None, **l) - value(before, f, None, **l) >= 1
+               for f, l in (("dataport_jobs_completed", {}), ("dataport_jobs_failed", {"reason": "source"}),
+                            ("dataport_jobs_cancelled", {}))) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
 
     def moved(family: str, sample: str | None = None, **labels) -> float:
         return value(after, family, sample, **labels) - value(before, family, sample, **labels)

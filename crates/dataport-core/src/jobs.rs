@@ -109,16 +109,8 @@ impl Dataport {
                 self.store.release(&lease, reason, now.plus_seconds(backoff)).await
             }
         };
-        let kept = matches!((&outcome, &recorded), (Outcome::Complete(..), Ok(true)));
-        if !kept {
-            // Nothing of this attempt will ever be served: remove it now (the sweep would later).
-            let prefix = format!("jobs/{}/{}", job.id, lease.attempt);
-            if let Err(e) = self.blobs.delete_prefix(&prefix).await {
-                tracing::warn!(error = %e, "could not delete the attempt's partial output");
-            }
-        }
         let elapsed = started.elapsed();
-        let seconds = elapsed.as_secs_f64();
+        // Counted as soon as the state is recorded, before the cleanup below (slow on S3).
         if let Ok(true) = recorded {
             match &outcome {
                 Outcome::Complete(parts, _) => self.metrics.job_completed(parts.iter().map(|p| p.size).sum(), elapsed),
@@ -129,6 +121,15 @@ impl Dataport {
                 _ => {}
             }
         }
+        let kept = matches!((&outcome, &recorded), (Outcome::Complete(..), Ok(true)));
+        if !kept {
+            // Nothing of this attempt will ever be served: remove it now (the sweep would later).
+            let prefix = format!("jobs/{}/{}", job.id, lease.attempt);
+            if let Err(e) = self.blobs.delete_prefix(&prefix).await {
+                tracing::warn!(error = %e, "could not delete the attempt's partial output");
+            }
+        }
+        let seconds = elapsed.as_secs_f64();
         match (outcome, recorded) {
             (Outcome::Complete(parts, _), Ok(true)) => {
                 let bytes: u64 = parts.iter().map(|p| p.size).sum();
