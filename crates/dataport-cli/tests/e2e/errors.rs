@@ -61,34 +61,12 @@ fn auth_errors_exit_3() {
     let cli = Cli::new();
 
     // A token the server does not know.
-    let run = cli.run(&[
-        "pull",
-        "--token",
-        "dpa_not-a-real-token",
-        "--api",
-        &server.base,
-        "--resources",
-        "myactivity.search",
-        "--out",
-        &out(&cli, "a"),
-        "--json",
-    ]);
+    let run = cli.pull("dpa_not-a-real-token", &server.base, "myactivity.search", &out(&cli, "a"), &["--json"]);
     let doc = run.error_doc(3, "auth");
     assert_eq!(doc["error"]["status"], "UNAUTHENTICATED", "{doc}");
 
     // --quiet: no output but the error, on one line of stderr.
-    let quiet = cli.run(&[
-        "pull",
-        "--token",
-        "dpa_not-a-real-token",
-        "--api",
-        &server.base,
-        "--resources",
-        "myactivity.search",
-        "--out",
-        &out(&cli, "b"),
-        "--quiet",
-    ]);
+    let quiet = cli.pull("dpa_not-a-real-token", &server.base, "myactivity.search", &out(&cli, "b"), &["--quiet"]);
     quiet.assert_code(3);
     assert!(quiet.stdout.is_empty(), "{quiet}");
     assert_eq!(quiet.stderr.trim().lines().count(), 1, "one line: {quiet}");
@@ -105,13 +83,8 @@ fn a_second_one_time_pull_is_exhausted_and_says_reset() {
     let server = server();
     let cli = Cli::new();
     let token = server.admin_token("once", "myactivity.search", "one-time");
-    let pull = |name: &str, extra: &[&str]| {
-        let out = out(&cli, name);
-        let mut args =
-            vec!["pull", "--token", &token, "--api", &server.base, "--resources", "myactivity.search", "--out", &out];
-        args.extend(extra);
-        cli.run(&args)
-    };
+    let pull =
+        |name: &str, extra: &[&str]| cli.pull(&token, &server.base, "myactivity.search", &out(&cli, name), extra);
     pull("first", &["--json"]).assert_code(0);
     let again = pull("second", &["--json"]);
     let doc = again.error_doc(4, "exhausted");
@@ -133,18 +106,7 @@ fn a_failed_job_exits_5() {
     let server = server();
     let cli = Cli::new();
     let token = server.admin_token("failing", FAILING, "one-time");
-    let run = cli.run(&[
-        "pull",
-        "--token",
-        &token,
-        "--api",
-        &server.base,
-        "--resources",
-        FAILING,
-        "--out",
-        &out(&cli, "failed"),
-        "--json",
-    ]);
+    let run = cli.pull(&token, &server.base, FAILING, &out(&cli, "failed"), &["--json"]);
     run.error_doc(5, "job_failed");
 }
 
@@ -152,18 +114,7 @@ fn a_failed_job_exits_5() {
 fn an_unreachable_server_exits_6() {
     let cli = Cli::new();
     let closed = format!("http://127.0.0.1:{}", free_port());
-    let run = cli.run(&[
-        "pull",
-        "--token",
-        "dpa_whatever",
-        "--api",
-        &closed,
-        "--resources",
-        "myactivity.search",
-        "--out",
-        &out(&cli, "none"),
-        "--json",
-    ]);
+    let run = cli.pull("dpa_whatever", &closed, "myactivity.search", &out(&cli, "none"), &["--json"]);
     run.error_doc(6, "network");
     let status =
         cli.run(&["status", "00000000-0000-4000-8000-000000000000", "--token", "dpa_whatever", "--api", &closed]);

@@ -755,6 +755,14 @@ impl Cli {
         self.run_for(args, Duration::from_secs(180))
     }
 
+    /// `dataport pull` with a bearer token: `--token TOKEN --api API --resources RESOURCES --out
+    /// OUT`, then `extra`.
+    pub fn pull(&self, token: &str, api: &str, resources: &str, out: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["pull", "--token", token, "--api", api, "--resources", resources, "--out", out];
+        args.extend(extra);
+        self.run(&args)
+    }
+
     /// `dataport ARGS` exactly as given (still the sanitised environment), at most 60 s.
     pub fn run_raw(&self, args: &[&str]) -> Run {
         Running::spawn(self.command(args), args).finish(Duration::from_secs(60))

@@ -15,18 +15,7 @@ fn a_pull_of_two_groups_extracts_one_verified_portability_tree() {
     let cli = Cli::new();
     let out = cli.home.path().join("archive");
     let out_arg = out.to_str().expect("utf8");
-    let run = cli.run(&[
-        "pull",
-        "--token",
-        &token,
-        "--api",
-        &server.base,
-        "--resources",
-        &GROUPS.join(","),
-        "--out",
-        out_arg,
-        "--json",
-    ]);
+    let run = cli.pull(&token, &server.base, &GROUPS.join(","), out_arg, &["--json"]);
     run.assert_code(0);
     let doc = run.json();
     let printed = Path::new(doc["out"].as_str().unwrap_or_else(|| panic!("out: {doc}")));
