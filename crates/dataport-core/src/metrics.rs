@@ -10,6 +10,7 @@
 //! The text is OpenMetrics 1.0 (`prometheus-client`'s encoder) for scrapers that ask for it
 //! (Prometheus does), and the classic Prometheus text format 0.0.4 otherwise, derived from it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -27,8 +28,8 @@ pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     /// The matched route: the API method's discovery name, or the route's template; never the raw path.
-    route: String,
-    method: String,
+    route: Cow<'static, str>,
+    method: &'static str,
     status: u16,
 }
 
@@ -185,8 +186,10 @@ impl Metrics {
     }
 
     /// Records one answered HTTP request; `route` is a route's name or template, never a raw path.
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let labels = RequestLabels { route: route.to_owned(), method: method.to_owned(), status };
+    /// Counts an answered request. The route is usually a `&'static` name, so that counting
+    /// allocates nothing; `method` is a standard method's name, or `"other"`.
+    pub fn request(&self, route: Cow<'static, str>, method: &'static str, status: u16, elapsed: Duration) {
+        let labels = RequestLabels { route, method, status };
         self.requests.get_or_create(&labels).inc();
         self.request_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
@@ -274,7 +277,7 @@ mod tests {
     fn classic_text_names_counters_by_their_samples() {
         let metrics = Metrics::new();
         metrics.job_created();
-        metrics.request("archiveJobs.cancel", "POST", 200, Duration::from_millis(3));
+        metrics.request("archiveJobs.cancel".into(), "POST", 200, Duration::from_millis(3));
         let open = metrics.encode(true);
         assert!(open.contains("# TYPE dataport_jobs_created counter\n") && open.ends_with("# EOF\n"), "{open}");
         let classic = metrics.encode(false);

@@ -35,8 +35,12 @@ pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn serve(app: &AppState, params: &SystemParams, request: Request) -> Result<Response, ApiError> {
-    let endpoint = endpoint::parse(request.uri().path()).map_err(|e| match e {
+async fn serve(app: &AppState, params: &SystemParams, mut request: Request) -> Result<Response, ApiError> {
+    let parsed = match request.extensions_mut().remove::<endpoint::Parsed>() {
+        Some(endpoint::Parsed(parsed)) => parsed,
+        None => endpoint::parse(request.uri().path()),
+    };
+    let endpoint = parsed.map_err(|e| match e {
         PathError::NotFound => ApiError::NotFound,
         PathError::BadName(message) => ApiError::invalid_field("name", message),
     })?;

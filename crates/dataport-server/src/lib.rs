@@ -18,6 +18,7 @@ mod respond;
 mod serve;
 mod slots;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -189,18 +190,38 @@ async fn metrics(State(core): State<Arc<Dataport>>, headers: axum::http::HeaderM
 /// (`archiveJobs.cancel`), never the raw path, so that ids do not become series.
 async fn record_request(
     State(app): State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let started = std::time::Instant::now();
     let route = match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str().to_owned(),
-        None => endpoint::parse(request.uri().path()).map_or("unmatched", |e| e.name()).to_owned(),
+        Some(matched) => Cow::Owned(matched.as_str().to_owned()),
+        None => {
+            let parsed = endpoint::parse(request.uri().path());
+            let name = parsed.as_ref().map_or("unmatched", endpoint::Endpoint::name);
+            request.extensions_mut().insert(endpoint::Parsed(parsed));
+            Cow::Borrowed(name)
+        }
     };
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let response = next.run(request).await;
-    app.core.metrics().request(&route, method.as_str(), response.status().as_u16(), started.elapsed());
+    app.core.metrics().request(route, method, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// A bounded, allocation-free label for a request method.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// The routes of the process's role (a worker serves only health) behind the request limits.
