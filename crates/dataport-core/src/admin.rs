@@ -84,7 +84,7 @@ impl Dataport {
 
     /// Disables a user, revoking their tokens and refusing their download URLs, or enables them.
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<(), AdminError> {
-        match self.store.set_user_disabled(username, disabled, Timestamp::now()).await? {
+        match self.revoking(self.store.set_user_disabled(username, disabled, Timestamp::now())).await? {
             true => Ok(()),
             false => Err(invalid(format!("no user {username}"))),
         }
@@ -135,7 +135,7 @@ impl Dataport {
 
     /// Disables an app, revoking its tokens and refusing its download URLs, or enables it.
     pub async fn set_client_disabled(&self, id: &str, disabled: bool) -> Result<(), AdminError> {
-        match self.store.set_client_disabled(id, disabled, Timestamp::now()).await? {
+        match self.revoking(self.store.set_client_disabled(id, disabled, Timestamp::now())).await? {
             true => Ok(()),
             false => Err(invalid(format!("no client {id}"))),
         }

@@ -56,17 +56,6 @@ pub fn hash_token(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-/// Resolves an access token to its principal, or the catalogue error that applies.
-pub async fn authenticate(
-    store: &dyn Store,
-    catalogue: &Catalogue,
-    token: Option<&str>,
-    now: Timestamp,
-) -> Result<Principal, ApiError> {
-    let hash = presented_hash(token)?;
-    principal(store.token(&hash).await?, catalogue, now)
-}
-
 /// The stored hash of a presented bearer token (E1, E2 for absurd lengths).
 pub fn presented_hash(token: Option<&str>) -> Result<String, ApiError> {
     let token = token.ok_or(ApiError::CredentialsMissing)?;
@@ -77,7 +66,7 @@ pub fn presented_hash(token: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// The principal of a stored token (E2–E4).
-pub fn principal(record: Option<TokenRecord>, catalogue: &Catalogue, now: Timestamp) -> Result<Principal, ApiError> {
+pub fn principal(record: Option<&TokenRecord>, catalogue: &Catalogue, now: Timestamp) -> Result<Principal, ApiError> {
     let record = record.ok_or(ApiError::AccessTokenInvalid)?;
     if record.kind != TokenKind::Access || record.revoked_at.is_some() {
         return Err(ApiError::AccessTokenInvalid);
@@ -85,11 +74,11 @@ pub fn principal(record: Option<TokenRecord>, catalogue: &Catalogue, now: Timest
     if record.expires_at <= now {
         return Err(ApiError::AccessTokenExpired);
     }
-    let scopes: Vec<String> = record.scopes.into_iter().filter(|s| catalogue.get(s).is_some()).collect();
+    let scopes: Vec<String> = record.scopes.iter().filter(|s| catalogue.get(s).is_some()).cloned().collect();
     if scopes.is_empty() {
         return Err(ApiError::AccessTokenScopeInsufficient);
     }
-    Ok(Principal { user_id: record.user_id, client_id: record.client_id, scopes })
+    Ok(Principal { user_id: record.user_id.clone(), client_id: record.client_id.clone(), scopes })
 }
 
 /// Issues an access token for the pair with the given scopes.

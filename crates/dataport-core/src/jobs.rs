@@ -283,7 +283,7 @@ impl Dataport {
             for id in ids {
                 match self.blobs.delete_prefix(&format!("jobs/{id}")).await {
                     Ok(()) => {
-                        self.store.blobs_deleted(&id, now).await?;
+                        self.revoking(self.store.blobs_deleted(&id, now)).await?;
                         deleted += 1;
                     }
                     Err(e) => {

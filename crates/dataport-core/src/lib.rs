@@ -9,6 +9,7 @@ pub mod admin;
 pub mod archive;
 pub mod auth;
 pub mod blob;
+mod cache;
 pub mod catalogue;
 pub mod config;
 pub mod consent;
@@ -88,6 +89,8 @@ pub struct Dataport {
     decoy: Arc<users::Decoy>,
     /// This instance's Prometheus series (also held by the store wrapper that times calls).
     metrics: Arc<metrics::Metrics>,
+    /// Tokens and finished jobs for the polling path; emptied by [`Dataport::revoking`].
+    cache: cache::ReadCache,
 }
 
 impl Dataport {
@@ -134,6 +137,7 @@ impl Dataport {
             login_throttle: users::LoginThrottle::new(config.login_throttle),
             decoy: Arc::default(),
             metrics,
+            cache: cache::ReadCache::default(),
             config,
         })
     }
@@ -187,6 +191,15 @@ impl Dataport {
             Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
         }
         self.metrics.encode(openmetrics)
+    }
+
+    /// Runs a store write that may revoke a token or an archive, then empties the read cache,
+    /// whatever the write returned (it may have committed before failing): the next request on
+    /// this node sees the revocation ([`cache`]).
+    async fn revoking<T>(&self, write: impl std::future::Future<Output = T>) -> T {
+        let result = write.await;
+        self.cache.invalidate();
+        result
     }
 
     /// Closes the store's connections (the admin commands' last step).

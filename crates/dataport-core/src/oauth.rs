@@ -539,7 +539,7 @@ impl Dataport {
             }
             Err(refused) => (Err(refused), Vec::new()),
         };
-        match self.store.redeem_code(&hash, now, &issued).await? {
+        match self.revoking(self.store.redeem_code(&hash, now, &issued)).await? {
             Redemption::Fresh => {}
             Redemption::Replayed => {
                 self.record(AuditEntry {
@@ -619,7 +619,7 @@ impl Dataport {
         }
         let family = old.family.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if old.client_id != client.id {
-            self.store.revoke_family(&family, now).await?;
+            self.revoking(self.store.revoke_family(&family, now)).await?;
             return Err(invalid_grant("The refresh token was issued to another client."));
         }
         if self.store.user(&old.user_id).await?.is_none_or(|u| u.disabled) {
@@ -666,7 +666,7 @@ impl Dataport {
         now: Timestamp,
         successors: &[TokenRecord],
     ) -> Result<(), OAuthError> {
-        match self.store.rotate_refresh(hash, now, successors).await? {
+        match self.revoking(self.store.rotate_refresh(hash, now, successors)).await? {
             Rotation::Fresh => Ok(()),
             Rotation::Reused => {
                 self.record(AuditEntry {
@@ -733,7 +733,7 @@ impl Dataport {
     /// Token revocation (RFC 7009 §2): succeeds whether or not the token exists.
     pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        if let Some(revoked) = self.store.revoke_token(&hash_token(token), now).await? {
+        if let Some(revoked) = self.revoking(self.store.revoke_token(&hash_token(token), now)).await? {
             self.record(AuditEntry {
                 event: "token.revoked".into(),
                 user_id: Some(revoked.user_id),

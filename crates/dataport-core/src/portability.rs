@@ -4,6 +4,7 @@
 //! error that applies. Jobs of another (user, client) pair are indistinguishable from unknown ones.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use dataport_types::{
@@ -22,9 +23,20 @@ use crate::model::{AuditEntry, Grant, Job, NewJob};
 const MAX_JOB_ID_LEN: usize = 128;
 
 impl Dataport {
-    /// Resolves a bearer token (E1–E4).
+    /// Resolves a bearer token (E1–E4), from the read cache when it holds the token.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Principal, ApiError> {
-        auth::authenticate(self.store.as_ref(), &self.catalogue, token, Timestamp::now()).await
+        let hash = auth::presented_hash(token)?;
+        let now = Timestamp::now();
+        let record = match self.cache.token(&hash, now) {
+            Some(record) => Some(record),
+            None => {
+                let generation = self.cache.generation();
+                let record = self.store.token(&hash).await?.map(Arc::new);
+                self.cache.keep(generation, record.as_ref(), None);
+                record
+            }
+        };
+        auth::principal(record.as_deref(), &self.catalogue, now)
     }
 
     /// `portabilityArchive:initiate`: validates (E9, E10), applies the grant rules (E5–E8) and
@@ -121,8 +133,9 @@ impl Dataport {
         owned(principal, self.store.job(id).await?)
     }
 
-    /// `archiveJobs.getPortabilityArchiveState` for a bearer token: authentication (E1–E4) and the
-    /// job are read in one database round trip, since clients poll this in loops.
+    /// `archiveJobs.getPortabilityArchiveState` for a bearer token. Clients poll this in loops,
+    /// so the token and a finished job come from the read cache when it holds them, and are
+    /// otherwise read together in one database round trip.
     pub async fn state_for_token(
         &self,
         token: Option<&str>,
@@ -130,8 +143,18 @@ impl Dataport {
     ) -> Result<(Principal, PortabilityArchiveState), ApiError> {
         let hash = auth::presented_hash(token)?;
         let id = if id.len() > MAX_JOB_ID_LEN { "" } else { id };
-        let (record, job) = self.store.token_with_job(&hash, id).await?;
-        let principal = auth::principal(record, &self.catalogue, Timestamp::now())?;
+        let now = Timestamp::now();
+        let (record, job) = match (self.cache.token(&hash, now), self.cache.job(id)) {
+            (Some(record), Some(job)) => (Some(record), Some(job)),
+            _ => {
+                let generation = self.cache.generation();
+                let (record, job) = self.store.token_with_job(&hash, id).await?;
+                let (record, job) = (record.map(Arc::new), job.map(Arc::new));
+                self.cache.keep(generation, record.as_ref(), job.as_ref());
+                (record, job)
+            }
+        };
+        let principal = auth::principal(record.as_deref(), &self.catalogue, now)?;
         let job = owned(&principal, job)?;
         let state = self.state_of(&job);
         Ok((principal, state))
@@ -252,7 +275,7 @@ impl Dataport {
     /// `authorization:reset`: revokes the pair's tokens, clears its grants (exhaustion and
     /// cooldown), cancels its running jobs and revokes its archives' URLs.
     pub async fn reset(&self, principal: &Principal) -> Result<Empty, ApiError> {
-        self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now()).await?;
+        self.revoking(self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now())).await?;
         self.record(audit(principal, "authorization.reset")).await;
         Ok(Empty {})
     }
@@ -285,9 +308,11 @@ fn audit(principal: &Principal, event: &str) -> AuditEntry {
 
 /// `job` if it belongs to the principal's pair: another pair's job is indistinguishable from an
 /// unknown one (E11).
-fn owned(principal: &Principal, job: Option<Job>) -> Result<Job, ApiError> {
+fn owned<J: std::borrow::Borrow<Job>>(principal: &Principal, job: Option<J>) -> Result<J, ApiError> {
     match job {
-        Some(job) if job.user_id == principal.user_id && job.client_id == principal.client_id => Ok(job),
+        Some(job) if job.borrow().user_id == principal.user_id && job.borrow().client_id == principal.client_id => {
+            Ok(job)
+        }
         _ => Err(ApiError::NotFound),
     }
 }

@@ -276,7 +276,11 @@ const MAX_HEADERS: usize = 32 * 1024;
 /// [`MAX_HEADERS`] (431) before any handler sees them.
 async fn limit_request_head(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
-    let (code, message) = if request.uri().to_string().len() > MAX_URI {
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let (code, message) = if target > MAX_URI {
         (StatusCode::URI_TOO_LONG, format!("The request URL is longer than {MAX_URI} bytes."))
     } else if header_bytes > MAX_HEADERS {
         (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, format!("The request headers exceed {MAX_HEADERS} bytes."))

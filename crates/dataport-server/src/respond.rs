@@ -4,7 +4,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
 
 use dataport_core::ApiError;
 
@@ -15,18 +14,22 @@ const JAVASCRIPT: &str = "text/javascript; charset=UTF-8";
 
 /// Renders a success body with the request's system parameters.
 pub fn success<T: Serialize>(body: &T, params: &SystemParams) -> Response {
-    let value = match serde_json::to_value(body) {
-        Ok(value) => value,
+    let rendered = match &params.fields {
+        // A partial response goes through a JSON value to be masked; a whole one is written directly.
+        Some(mask) => serde_json::to_value(body).and_then(|value| to_json(&mask.apply(value), params.pretty)),
+        None => to_json(body, params.pretty),
+    };
+    match rendered {
+        Ok(json) => render(StatusCode::OK, json, params),
         Err(e) => {
             tracing::error!(error = %e, "could not serialise a response");
-            return error(&ApiError::Internal, "", params);
+            error(&ApiError::Internal, "", params)
         }
-    };
-    let value = match &params.fields {
-        Some(mask) => mask.apply(value),
-        None => value,
-    };
-    render(StatusCode::OK, &value, params)
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> serde_json::Result<String> {
+    if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
 }
 
 /// Renders an error envelope, with `WWW-Authenticate` on 401, `Retry-After` on rate limits and
@@ -34,8 +37,8 @@ pub fn success<T: Serialize>(body: &T, params: &SystemParams) -> Response {
 pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
     let status = err.to_status(domain);
     let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let value = serde_json::to_value(status.into_envelope()).unwrap_or(Value::Null);
-    let mut response = render(code, &value, params);
+    let json = to_json(&status.into_envelope(), params.pretty).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = render(code, json, params);
     let headers = response.headers_mut();
     match err {
         // SPEC §4 puts `error="invalid_token"` on every 401, also when credentials are missing.
@@ -62,9 +65,7 @@ pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
     response
 }
 
-fn render(code: StatusCode, value: &Value, params: &SystemParams) -> Response {
-    let json = if params.pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
-        .unwrap_or_else(|_| "{}".to_owned());
+fn render(code: StatusCode, json: String, params: &SystemParams) -> Response {
     let mut response = match &params.callback {
         // Google's prefix: a leading comment keeps the body from being read as anything but script.
         Some(callback) => {

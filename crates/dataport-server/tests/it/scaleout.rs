@@ -401,3 +401,44 @@ async fn workers_hear_of_new_jobs_and_cancels_from_other_nodes() {
     let state = poll_state(&http, &api, &user_token, &id, Duration::from_secs(5)).await;
     assert_eq!(state["state"], "CANCELLED");
 }
+
+/// A token reset on one node is refused on the very next request there, and within 1 s by a
+/// second node sharing the database, however hard a client was polling it (SPEC §11: the read
+/// cache serves an entry for at most `cache::MAX_AGE`). The job's state is polled on both nodes
+/// first, so that both hold the token and the finished job in their caches.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_token_is_refused_at_once_here_and_within_a_second_on_another_node() {
+    let Some(backend) = Backend::scale_out().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let ((_node_a, a), (_node_b, b)) =
+        tokio::join!(node(dir.path(), &backend, "all", "node-a"), node(dir.path(), &backend, "all", "node-b"));
+    let user_token = token(dir.path(), &backend, "poller", "myactivity.search", "one-time");
+    let id = initiate_over_http(&http, &a, &user_token, "myactivity.search").await;
+    assert_eq!(poll_state(&http, &a, &user_token, &id, Duration::from_secs(30)).await["state"], "COMPLETE");
+    let state = |base: &str| http.get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState")).bearer_auth(&user_token).send();
+    for base in [&a, &b] {
+        for _ in 0..20 {
+            assert_eq!(state(base).await.expect("state").status(), StatusCode::OK);
+        }
+    }
+
+    let reset = http.post(format!("{a}/v1/authorization:reset")).bearer_auth(&user_token).body("{}").send();
+    assert_eq!(reset.await.expect("reset").status(), StatusCode::OK);
+    let reset_at = Instant::now();
+    assert_eq!(state(&a).await.expect("state").status(), StatusCode::UNAUTHORIZED, "the next request on node a");
+
+    let mut served = 0;
+    let refused_after = loop {
+        let status = state(&b).await.expect("state").status();
+        if status == StatusCode::UNAUTHORIZED {
+            break reset_at.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK);
+        served += 1;
+        assert!(reset_at.elapsed() < Duration::from_secs(1), "node b still served the reset token after 1 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    eprintln!("node b refused the reset token {refused_after:?} after the reset ({served} requests served meanwhile)");
+    assert!(refused_after < Duration::from_secs(1));
+}

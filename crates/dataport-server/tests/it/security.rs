@@ -755,3 +755,50 @@ async fn api_responses_are_not_sniffable() {
     let download_denied = app.fetch(&format!("{}/download/x/0?exp=1&kid=k&sig=s", app.base)).await;
     assert_eq!(download_denied.headers()["x-content-type-options"], "nosniff");
 }
+
+/// Every way a token or an archive is revoked on this node is seen by the very next request,
+/// though a client polling a finished job has the token and the job in the read cache (SPEC
+/// §11): `authorization:reset`, RFC 7009 revocation, disabling the user, disabling the app.
+#[tokio::test]
+async fn a_revocation_is_seen_by_the_next_poll_on_this_node() {
+    let app = TestApp::spawn().await;
+    type Revoke = fn(&TestApp, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>;
+    let revocations: [(&str, &str, Revoke); 4] = [
+        ("reset", "app-reset", |app, token| {
+            Box::pin(async move {
+                assert_eq!(app.post("/v1/authorization:reset", &token, "{}").await.status, StatusCode::OK);
+            })
+        }),
+        ("revoke", "app-revoke", |app, token| {
+            Box::pin(async move {
+                let url = format!("{}/revoke", app.base);
+                let revoked = app.http.post(url).form(&[("token", token)]).send().await.expect("revoke");
+                assert_eq!(revoked.status(), StatusCode::OK);
+            })
+        }),
+        ("user-disabled", "app-user", |app, _| {
+            Box::pin(async move { app.core.set_user_disabled("user-disabled", true).await.expect("disable user") })
+        }),
+        ("client-disabled", "app-client", |app, _| {
+            Box::pin(async move { app.core.set_client_disabled("app-client", true).await.expect("disable app") })
+        }),
+    ];
+    for (user, client, revoke) in revocations {
+        let token = app.token(user, client, &["myactivity.search"], Access::OneTime).await;
+        let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+        let done = app.wait_done(&token, &id, Duration::from_secs(30)).await;
+        assert_eq!(done["state"], "COMPLETE", "{done}");
+        for _ in 0..3 {
+            assert_eq!(app.state(&token, &id).await.status, StatusCode::OK);
+        }
+        revoke(&app, token.clone()).await;
+        let reply = app.state(&token, &id).await;
+        assert_eq!(
+            (reply.status, reply.reason()),
+            (StatusCode::UNAUTHORIZED, Some("ACCESS_TOKEN_INVALID")),
+            "{user}: the next poll after the revocation"
+        );
+        let check = app.post("/v1/accessType:check", &token, "{}").await;
+        assert_eq!(check.status, StatusCode::UNAUTHORIZED, "{user}: the next call after the revocation");
+    }
+}
