@@ -1,8 +1,9 @@
 //! The API handler: every `/v1/…`, `/v1beta/…` and `/x/v1/…` request comes here (axum cannot
 //! route custom verbs), is parsed into an [`Endpoint`], and is dispatched to one core use case.
 //!
-//! Order of checks: system parameters, path, method, body size, authentication (E1–E4), rate
-//! limit, body, then the use case (which validates before it applies grant rules).
+//! Order of checks: path and method (an undeclared method is 405 whatever else is wrong), system
+//! parameters, the path's resource name, body size, authentication (E1–E4), rate limit, body, then
+//! the use case (which validates before it applies grant rules).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -21,33 +22,43 @@ use crate::respond;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Handles one API request.
-pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
+pub async fn handle(State(app): State<AppState>, mut request: Request) -> Response {
     let domain = &app.core.config().error_domain;
-    let params = match SystemParams::parse(request.uri().query()) {
+    let parsed = match request.extensions_mut().remove::<endpoint::Parsed>() {
+        Some(endpoint::Parsed(parsed)) => parsed,
+        None => endpoint::parse(request.uri().path()),
+    };
+    let params = SystemParams::parse(request.uri().query());
+    // A method the path does not declare is 405 whatever the query string holds (SPEC §2.1).
+    if let Ok(endpoint) = &parsed
+        && request.method().as_str() != endpoint.method()
+    {
+        let error = ApiError::MethodNotAllowed { allowed: endpoint.method() };
+        return respond::error(&error, domain, &params.unwrap_or_default());
+    }
+    let params = match params {
         Ok(params) => params,
         Err((field, message)) => {
             return respond::error(&ApiError::invalid_field(&field, message), domain, &SystemParams::default());
         }
     };
-    match serve(&app, &params, request).await {
+    match serve(&app, &params, parsed, request).await {
         Ok(response) => response,
         Err(e) => respond::error(&e, domain, &params),
     }
 }
 
-async fn serve(app: &AppState, params: &SystemParams, mut request: Request) -> Result<Response, ApiError> {
-    let parsed = match request.extensions_mut().remove::<endpoint::Parsed>() {
-        Some(endpoint::Parsed(parsed)) => parsed,
-        None => endpoint::parse(request.uri().path()),
-    };
+async fn serve(
+    app: &AppState,
+    params: &SystemParams,
+    parsed: Result<Endpoint, PathError>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let endpoint = parsed.map_err(|e| match e {
         PathError::NotFound => ApiError::NotFound,
         PathError::BadName(message) => ApiError::invalid_field("name", message),
     })?;
     tracing::debug!(method = endpoint.name(), "api call");
-    if request.method().as_str() != endpoint.method() {
-        return Err(ApiError::MethodNotAllowed { allowed: endpoint.method() });
-    }
     if let Some(mask) = &params.fields {
         mask.validate(response_fields(&endpoint))
             .map_err(|m| ApiError::invalid_field("fields", format!("Invalid field selection: {m}.")))?;

@@ -11,6 +11,7 @@ mod discovery;
 mod download;
 mod endpoint;
 mod oauth;
+mod openapi;
 mod pages;
 mod params;
 mod rate_limit;
@@ -51,6 +52,8 @@ use crate::rate_limit::RateLimiter;
 pub struct AppState {
     pub core: Arc<Dataport>,
     discovery: Arc<Discovery>,
+    /// The OpenAPI document (`/openapi.json`), generated from `discovery` at start-up.
+    openapi: bytes::Bytes,
     limiter: Arc<RateLimiter>,
     /// Requests per client address to the authorization, sign-in, consent, token and revocation
     /// endpoints.
@@ -99,10 +102,12 @@ impl Application {
         config.public_origin = config.public_origin.trim_end_matches('/').to_owned();
         let core = Arc::new(Dataport::open_with_sources(config, sources).await?);
         let discovery = Discovery::new(&core.config().public_origin, core.catalogue(), &core.config().scope_prefix)?;
+        let openapi = openapi::build(&discovery, core.catalogue().groups().first().map(|g| g.name.as_str()))?;
         let state = AppState {
             limiter: Arc::new(RateLimiter::new(core.config().rate_limit_per_minute)),
             auth_limiter: Arc::new(RateLimiter::new(core.config().auth_rate_limit_per_minute)),
             discovery: Arc::new(discovery),
+            openapi: bytes::Bytes::from(openapi),
             downloads: Arc::new(download::DownloadSlots::new(
                 core.config().limits.downloads_per_address,
                 core.config().limits.downloads_per_job,
@@ -250,6 +255,7 @@ fn api_routes(routes: Router<AppState>) -> Router<AppState> {
     routes
         .route("/$discovery/rest", get(discovery_doc))
         .route("/discovery/v1/apis/dataportability/{version}/rest", get(discovery_alias))
+        .route("/openapi.json", get(openapi_doc))
         .route("/download/{job}/{part}", get(download::handle).head(download::handle))
         .route("/o/oauth2/v2/auth", get(oauth::authorize))
         .route("/authorize", get(oauth::authorize))
@@ -328,6 +334,11 @@ async fn discovery_alias(
     axum::extract::Path(version): axum::extract::Path<String>,
 ) -> Response {
     discovery_response(&app, &version)
+}
+
+/// `GET /openapi.json`: the OpenAPI 3.1 description generated from the discovery documents.
+async fn openapi_doc(State(app): State<AppState>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], app.openapi.clone()).into_response()
 }
 
 fn discovery_response(app: &AppState, version: &str) -> Response {

@@ -377,3 +377,25 @@ async fn e18_internal_errors_reveal_nothing() {
     assert!(reply.headers.contains_key("x-request-id"));
     snapshot("e18_internal", &reply);
 }
+
+/// Found by schemathesis (`unsupported_method`): an undeclared method with a bad system parameter
+/// (`callback=`) got the parameter's 400; the method decides first, as SPEC §2.1 says.
+#[tokio::test]
+async fn undeclared_method_is_405_even_with_bad_system_parameters() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
+    for (method, path) in [
+        (Method::TRACE, "/v1/portabilityArchive:initiate?callback="),
+        (Method::DELETE, "/v1beta/archiveJobs/x:cancel?prettyPrint=maybe"),
+        (Method::PUT, "/x/v1/archiveJobs/x?alt=media"),
+        (Method::POST, "/v1/archiveJobs/x/portabilityArchiveState?fields=("),
+    ] {
+        let reply = app.call(method.clone(), path, Some(&token), None).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(reply.json["error"]["code"], 405, "{method} {path}");
+        assert!(reply.headers.contains_key("allow"), "{method} {path}");
+    }
+    // With the declared method the parameter is still checked.
+    let reply = app.call(Method::POST, "/v1/portabilityArchive:initiate?callback=", Some(&token), Some(SEARCH)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}

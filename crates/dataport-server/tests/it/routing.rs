@@ -122,3 +122,20 @@ async fn discovery_document_points_at_this_server_and_lists_the_catalogue() {
     assert_eq!(app.call(Method::GET, "/$discovery/rest?version=v9", None, None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn openapi_document_points_at_this_server_and_describes_both_versions() {
+    let app = TestApp::spawn().await;
+    let reply = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers["content-type"].to_str().expect("ascii").starts_with("application/json"));
+    assert_eq!(reply.json["openapi"], "3.1.0");
+    assert_eq!(reply.json["servers"][0]["url"], app.base);
+    for path in ["/v1/portabilityArchive:initiate", "/v1beta/portabilityArchive:initiate"] {
+        assert!(reply.json["paths"][path]["post"].is_object(), "{path}");
+    }
+    assert!(reply.json["paths"]["/x/v1/archiveJobs/{archiveJobsId}"]["get"].is_object());
+    let flow = &reply.json["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"];
+    assert_eq!(flow["authorizationUrl"], format!("{}/o/oauth2/v2/auth", app.base));
+    assert_eq!(flow["scopes"].as_object().expect("scopes").len(), 73);
+}
