@@ -503,17 +503,18 @@ pub async fn download(
     response
 }
 
-/// The `before` cursor of the activity page: absent, or a positive entry id.
-fn before_cursor(query: Option<&str>) -> Result<Option<i64>, Response> {
+/// The `before` cursor of the activity page: absent, or a positive entry id. `Err` says what is
+/// wrong with it.
+fn before_cursor(query: Option<&str>) -> Result<Option<i64>, &'static str> {
     let mut before = None;
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if k == "before" {
             if before.is_some() {
-                return Err(bad_request("The page was given more than once."));
+                return Err("The page was given more than once.");
             }
             match v.parse::<i64>() {
                 Ok(id) if id > 0 => before = Some(id),
-                _ => return Err(bad_request("The page cursor must be a positive whole number.")),
+                _ => return Err("The page cursor must be a positive whole number."),
             }
         }
     }
@@ -534,7 +535,7 @@ pub async fn activity(
     };
     let before = match before_cursor(query.as_deref()) {
         Ok(before) => before,
-        Err(page) => return page,
+        Err(message) => return bad_request(message),
     };
     let ActivityPage { entries, older, app_names } = match app.core.activity(&person.user.id, before).await {
         Ok(page) => page,
