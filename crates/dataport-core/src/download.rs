@@ -7,6 +7,7 @@ use dataport_types::Timestamp;
 
 use crate::Dataport;
 use crate::blob::ByteStream;
+use crate::model::Job;
 use crate::signing::Signature;
 
 /// A part a signed URL may download.
@@ -21,6 +22,22 @@ pub struct Download {
     pub job_id: String,
     pub user_id: String,
     pub client_id: String,
+}
+
+impl Download {
+    /// Part `part` of `job`, if it has one. Whether the job may be downloaded is the caller's check.
+    pub(crate) fn of(job: &Job, part: u32) -> Option<Self> {
+        let found = job.parts.iter().find(|p| p.index == part)?;
+        Some(Download {
+            blob_key: found.blob_key.clone(),
+            size: found.size,
+            sha256: found.sha256.clone(),
+            filename: format!("dataport-{}-{part}.zip", job.id),
+            job_id: job.id.clone(),
+            user_id: job.user_id.clone(),
+            client_id: job.client_id.clone(),
+        })
+    }
 }
 
 /// The URL is tampered, expired, revoked, or names nothing downloadable.
@@ -62,27 +79,18 @@ impl Dataport {
         if user.is_none_or(|u| u.disabled) || client.is_none_or(|c| c.disabled) {
             return Err(DownloadDenied);
         }
-        let found = job.parts.iter().find(|p| p.index == part).ok_or(DownloadDenied)?;
-        Ok(Download {
-            blob_key: found.blob_key.clone(),
-            size: found.size,
-            sha256: found.sha256.clone(),
-            filename: format!("dataport-{}-{part}.zip", job.id),
-            job_id: job.id,
-            user_id: job.user_id,
-            client_id: job.client_id,
-        })
+        Download::of(&job, part).ok_or(DownloadDenied)
     }
 
     /// Where to send the client instead of streaming the part through this node: with
     /// `download_redirect` on and a blob store that presigns (S3), a URL of the blob itself, valid
     /// for at most five minutes and never past the signed URL's own expiry (a download started
-    /// in time runs to its end). `None`: stream it.
-    pub async fn download_redirect(&self, download: &Download, signature: &Signature) -> Option<String> {
+    /// in time runs to its end; `not_after` is that expiry, in Unix seconds). `None`: stream it.
+    pub async fn download_redirect(&self, download: &Download, not_after: i64) -> Option<String> {
         if !self.config.download_redirect {
             return None;
         }
-        let left = signature.expires.saturating_sub(Timestamp::now().unix_seconds()).clamp(1, 300);
+        let left = not_after.saturating_sub(Timestamp::now().unix_seconds()).clamp(1, 300);
         let expires_in = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(1));
         match self.blobs.presigned_get(&download.blob_key, expires_in).await {
             Ok(url) => url,

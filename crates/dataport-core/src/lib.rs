@@ -5,6 +5,7 @@
 //! on it (module [`jobs`]). No global state: two instances can run side by side in one process.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod admin;
 pub mod archive;
 pub mod auth;

@@ -173,6 +173,22 @@ impl AuditEntry {
     }
 }
 
+/// An audit entry with its position in the log: ids grow with every append, so they order the
+/// entries and page through them (the person's activity on `/account`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// A grant with the client it was given to: one row of a person's connected apps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: String,
+    pub grant: Grant,
+}
+
 /// Which audit entries the operator reads (`admin audit`): each filter that is set must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {

@@ -14,13 +14,14 @@ use dataport_types::{
 };
 
 use crate::Dataport;
+use crate::account::Revoker;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::grants::{InitiateRules, check_access, check_initiate};
 use crate::model::{AuditEntry, Grant, Job, NewJob};
 
 /// Longest job id accepted in a resource name; longer ones cannot exist.
-const MAX_JOB_ID_LEN: usize = 128;
+pub(crate) const MAX_JOB_ID_LEN: usize = 128;
 
 impl Dataport {
     /// Resolves a bearer token (E1–E4), from the read cache when it holds the token.
@@ -274,9 +275,9 @@ impl Dataport {
 
     /// `authorization:reset`: revokes the pair's tokens, clears its grants (exhaustion and
     /// cooldown), cancels its running jobs and revokes its archives' URLs.
+    /// The person's revoke on their account page does the same ([`Dataport::revoke_pair`]).
     pub async fn reset(&self, principal: &Principal) -> Result<Empty, ApiError> {
-        self.revoking(self.store.reset(&principal.user_id, &principal.client_id, Timestamp::now())).await?;
-        self.record(audit(principal, "authorization.reset")).await;
+        self.revoke_pair(&principal.user_id, &principal.client_id, Revoker::App).await?;
         Ok(Empty {})
     }
 

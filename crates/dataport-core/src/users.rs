@@ -151,6 +151,7 @@ impl Dataport {
                     self.metrics.sign_in_failed();
                     Err(SignInError::Disabled(c.user.username))
                 } else {
+                    self.record_sign_in(&c.user.id, "password", address).await;
                     Ok(c.user)
                 }
             }

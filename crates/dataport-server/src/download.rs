@@ -125,7 +125,7 @@ impl Drop for Sending {
     }
 }
 
-/// Serves one part.
+/// Serves one part of a signed URL.
 pub async fn handle(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
@@ -140,9 +140,36 @@ pub async fn handle(
     let Ok(download) = app.core.open_download(&job, part, &signature).await else {
         return denied();
     };
-    if let Some(location) = app.core.download_redirect(&download, &signature).await {
+    let request =
+        PartRequest { address, method, headers: &headers, part, not_after: signature.expires, by_user: false };
+    serve(&app, download, request).await
+}
+
+/// What a download of an opened part was asked for, and by whom.
+pub struct PartRequest<'a> {
+    pub address: IpAddr,
+    pub method: Method,
+    pub headers: &'a HeaderMap,
+    pub part: u32,
+    /// Unix seconds after which a redirect to the blob store must not work.
+    pub not_after: i64,
+    /// The person downloading from their account page (audited as such), not an app's URL.
+    pub by_user: bool,
+}
+
+/// Serves a part that has passed its checks: a redirect to the blob store when configured,
+/// else the bytes (whole or one range), with the slot caps and the audit entry of every download.
+pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>) -> Response {
+    let PartRequest { address, method, headers, part, not_after, by_user } = request;
+    let with_by = |mut detail: serde_json::Value| {
+        if by_user && let Some(detail) = detail.as_object_mut() {
+            detail.insert("by".into(), "user".into());
+        }
+        detail
+    };
+    if let Some(location) = app.core.download_redirect(&download, not_after).await {
         let detail = serde_json::json!({ "part": part, "redirect": true, "address": address.to_string() });
-        app.core.record(download_audit(&download, detail)).await;
+        app.core.record(download_audit(&download, with_by(detail))).await;
         return (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())])
             .into_response();
     }
@@ -181,10 +208,10 @@ pub async fn handle(
         tracing::warn!(job = %download.job_id, %address, "download refused: too many at once");
         return busy();
     };
-    tracing::info!(job = %download.job_id, part, bytes = len, "download");
+    tracing::info!(job = %download.job_id, part, bytes = len, by_user, "download");
     let audit = download_audit(
         &download,
-        serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() }),
+        with_by(serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() })),
     );
     let Ok(chunks) = app.core.read_part(&download, start, len, CHUNK).await else { return denied() };
     let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
@@ -194,7 +221,7 @@ pub async fn handle(
 /// The audit entry of a download of `download`.
 fn download_audit(download: &Download, detail: serde_json::Value) -> AuditEntry {
     AuditEntry {
-        event: "archive.downloaded".into(),
+        event: dataport_core::account::DOWNLOAD_EVENT.into(),
         user_id: Some(download.user_id.clone()),
         client_id: Some(download.client_id.clone()),
         job_id: Some(download.job_id.clone()),

@@ -5,6 +5,7 @@
 //! `127.0.0.1:0`, exactly as the binary does.
 #![forbid(unsafe_code)]
 
+mod account;
 mod api;
 mod client_addr;
 mod discovery;
@@ -262,6 +263,12 @@ fn api_routes(routes: Router<AppState>) -> Router<AppState> {
         .route("/o/oauth2/v2/login", post(oauth::login))
         .route("/o/oauth2/v2/consent", get(oauth::consent_page).post(oauth::consent_submit))
         .route("/o/assets/dataport.css", get(pages::stylesheet))
+        .route("/account", get(account::overview))
+        .route("/account/login", post(account::login))
+        .route("/account/apps/{client}/revoke", get(account::revoke_confirm).post(account::revoke))
+        .route("/account/exports/{job}/parts/{part}", get(account::download))
+        .route("/account/activity", get(account::activity))
+        .route("/account/activity.json", get(account::activity_json))
         .route("/token", post(oauth::token))
         .route("/revoke", post(oauth::revoke).get(oauth::revoke))
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))

@@ -15,7 +15,7 @@ use percent_encoding::percent_decode_str;
 
 use dataport_core::auth::hash_token;
 use dataport_core::consent::Duration;
-use dataport_core::model::Session;
+use dataport_core::model::{Session, User};
 use dataport_core::oauth::{AuthorizationRequest, AuthorizeError, Consent, OAuthError, SESSION_SECONDS, TokenRequest};
 use dataport_core::users::SignInError;
 
@@ -30,9 +30,9 @@ fn cookie_name(app: &AppState) -> &'static str {
 }
 
 /// A live sign-in session and the CSRF token its forms carry.
-struct Browser {
-    session: Session,
-    csrf: String,
+pub(crate) struct Browser {
+    pub(crate) session: Session,
+    pub(crate) csrf: String,
 }
 
 /// The CSRF token of a session: derived from the cookie value, so it is never stored, and useless
@@ -42,7 +42,7 @@ fn csrf_of(cookie_value: &str) -> String {
 }
 
 /// The live session the request's cookie names, if any; `Err` is the 503 page of an outage.
-async fn current_session(app: &AppState, headers: &HeaderMap) -> Result<Option<Browser>, Response> {
+pub(crate) async fn current_session(app: &AppState, headers: &HeaderMap) -> Result<Option<Browser>, Response> {
     let name = cookie_name(app);
     let Some(value) = headers
         .get_all(header::COOKIE)
@@ -60,7 +60,7 @@ async fn current_session(app: &AppState, headers: &HeaderMap) -> Result<Option<B
 }
 
 /// Starts a session (optionally signed in) and returns it with its `Set-Cookie` value.
-async fn start_session(app: &AppState, user_id: Option<&str>) -> Option<(Browser, HeaderValue)> {
+pub(crate) async fn start_session(app: &AppState, user_id: Option<&str>) -> Option<(Browser, HeaderValue)> {
     let (session, value) = app.core.start_session(user_id).await.ok()?;
     let secure = if app.core.config().public_origin.starts_with("https://") { "; Secure" } else { "" };
     let cookie =
@@ -68,11 +68,11 @@ async fn start_session(app: &AppState, user_id: Option<&str>) -> Option<(Browser
     Some((Browser { session, csrf: csrf_of(&value) }, HeaderValue::from_str(&cookie).ok()?))
 }
 
-fn unavailable() -> Response {
+pub(crate) fn unavailable() -> Response {
     pages::error(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is currently unavailable.")
 }
 
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -80,7 +80,7 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
 }
 
 /// 303 to `location`, with the page security headers.
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     pages::secure(Redirect::to(location).into_response())
 }
 
@@ -106,7 +106,7 @@ pub async fn authorize(
         Err(AuthorizeError::Store) => return unavailable(),
     };
     if let Some(header_name) = &app.core.config().trusted_header {
-        return trusted_sign_in(&app, peer.ip(), &headers, header_name, &mut consent).await;
+        return trusted_sign_in(&app, (peer.ip(), address), &headers, header_name, &mut consent).await;
     }
     let (browser, cookie) = match current_session(&app, &headers).await {
         Ok(Some(browser)) => (browser, None),
@@ -140,34 +140,59 @@ fn consent_url(consent: &Consent) -> String {
 /// a forwarded address), with exactly one value of the header, which is the user's subject id.
 async fn trusted_sign_in(
     app: &AppState,
-    peer: IpAddr,
+    (peer, address): (IpAddr, IpAddr),
     headers: &HeaderMap,
     header_name: &str,
     consent: &mut Consent,
 ) -> Response {
+    let user = match trusted_user(app, peer, headers, header_name).await {
+        Ok(user) => user,
+        Err(page) => return page,
+    };
+    let Some((browser, cookie)) = start_session(app, Some(&user.id)).await else { return unavailable() };
+    app.core.record_sign_in(&user.id, "trusted-header", address).await;
+    if app.core.begin_authorization(consent, &browser.session.hash).await.is_err() {
+        return unavailable();
+    }
+    with_cookie(see_other(&consent_url(consent)), Some(cookie))
+}
+
+/// The user a trusted proxy vouches for (SPEC §10.6): only from a configured proxy (the TCP peer
+/// itself, not a forwarded address), with exactly one value of the header, naming an enabled user
+/// by subject id. `Err` is the page to show.
+pub(crate) async fn trusted_user(
+    app: &AppState,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    header_name: &str,
+) -> Result<User, Response> {
     if !app.core.config().trusted_proxies.contains(peer) {
         tracing::warn!(%peer, "trusted-header sign-in refused: not from a trusted proxy");
-        return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
+        return Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "Sign-in unavailable",
+            "Sign in through your account's portal.",
+        ));
     }
     let mut values = headers.get_all(header_name).iter();
     let (first, second) = (values.next(), values.next());
     if second.is_some() {
         tracing::warn!(header = header_name, "trusted-header sign-in refused: the header was sent more than once");
-        return pages::error(StatusCode::BAD_REQUEST, "Sign-in refused", "The sign-in request is ambiguous.");
+        return Err(pages::error(StatusCode::BAD_REQUEST, "Sign-in refused", "The sign-in request is ambiguous."));
     }
     let Some(subject) = first.and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty()) else {
         tracing::warn!(header = header_name, "trusted-header sign-in refused: no subject in the header");
-        return pages::error(StatusCode::FORBIDDEN, "Sign-in unavailable", "Sign in through your account's portal.");
+        return Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "Sign-in unavailable",
+            "Sign in through your account's portal.",
+        ));
     };
-    let Ok(user) = app.core.user_for_subject(subject).await else { return unavailable() };
+    let Ok(user) = app.core.user_for_subject(subject).await else { return Err(unavailable()) };
     if user.disabled {
-        return pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled.");
+        return Err(pages::error(StatusCode::FORBIDDEN, "Account disabled", "This account is disabled."));
     }
-    let Some((browser, cookie)) = start_session(app, Some(&user.id)).await else { return unavailable() };
-    if app.core.begin_authorization(consent, &browser.session.hash).await.is_err() {
-        return unavailable();
-    }
-    with_cookie(see_other(&consent_url(consent)), Some(cookie))
+    Ok(user)
 }
 
 /// Parses a form body; repeated fields are kept in order.
@@ -175,13 +200,13 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// The checks every form POST of the pages passes: the address's rate limit, a live session, and
 /// that session's CSRF token. Returns the session and the parsed form, or the page to show.
-async fn form_post(
+pub(crate) async fn form_post(
     app: &AppState,
     address: IpAddr,
     headers: &HeaderMap,
@@ -203,7 +228,7 @@ fn csrf_ok(browser: &Browser, form: &[(String, String)]) -> bool {
         && given.bytes().zip(browser.csrf.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-fn forbidden_csrf() -> Response {
+pub(crate) fn forbidden_csrf() -> Response {
     pages::error(
         StatusCode::FORBIDDEN,
         "Request refused",
@@ -340,7 +365,7 @@ pub async fn consent_page(
 }
 
 /// The host (and port) of a redirect URI, as the consent page names it.
-fn redirect_host(uri: &str) -> String {
+pub(crate) fn redirect_host(uri: &str) -> String {
     let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
     rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or_default().to_owned()
 }
@@ -388,7 +413,7 @@ fn rate_limited(wait: u64) -> Response {
 }
 
 /// 429 page for the sign-in and consent forms.
-fn too_many_pages(wait: u64) -> Response {
+pub(crate) fn too_many_pages(wait: u64) -> Response {
     let mut response = pages::error(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many requests",

@@ -42,6 +42,7 @@ where
     the_audit_log_appends_and_reads_the_newest(open().await).await;
     the_audit_log_is_filtered_by_time_user_and_event(open().await).await;
     uploads_are_recorded_until_forgotten_and_found_by_prefix(open().await).await;
+    the_account_view_is_scoped_by_user(open().await).await;
     the_clock_is_the_databases_and_close_to_ours(open().await).await;
     let now = Timestamp::now();
     tracing::debug!(at = %now, "store conformance suite passed");
@@ -653,6 +654,83 @@ async fn the_clock_is_the_databases_and_close_to_ours(store: Arc<dyn Store>) {
     assert!((first.micros() - ours.micros()).abs() < 5_000_000, "{first} vs {ours}");
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert!(store.clock().await.expect("clock") > first);
+}
+
+/// [`super::Account`]: a person sees their own grants, jobs (with parts), download counts and
+/// audit entries (newest first, paged by id), and nothing of another person's, whatever id is asked.
+async fn the_account_view_is_scoped_by_user(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, v) = (user(store, "u").await, user(store, "v").await);
+    let (app, other) = (client(store, "app").await, client(store, "other").await);
+    let search = ["myactivity.search".to_owned()];
+    store.upsert_grants(&u.id, &other.id, &search, GrantAccess::OneTime, None, at(1)).await.expect("store");
+    store.upsert_grants(&u.id, &app.id, &search, GrantAccess::TimeBased, Some(at(99)), at(1)).await.expect("store");
+    store.upsert_grants(&v.id, &app.id, &search, GrantAccess::OneTime, None, at(1)).await.expect("store");
+    let grants = store.user_grants(&u.id).await.expect("store");
+    let pairs: Vec<(&str, GrantAccess)> = grants.iter().map(|g| (g.client_id.as_str(), g.grant.access)).collect();
+    assert_eq!(pairs, [("app", GrantAccess::TimeBased), ("other", GrantAccess::OneTime)], "by client id");
+    assert_eq!(grants[0].grant.expires_at, Some(at(99)));
+
+    initiated(store, &new_job("u-old", &u, &app, 2)).await;
+    initiated(store, &new_job("v-job", &v, &app, 3)).await;
+    initiated(store, &new_job("u-new", &u, &other, 4)).await;
+    let lease = store.claim("w", at(100), at(5)).await.expect("store").expect("claim");
+    assert_eq!(lease.job.id, "u-old");
+    let parts: Vec<Part> = (0..2)
+        .map(|i| Part {
+            index: i,
+            blob_key: format!("jobs/u-old/1/{i}"),
+            size: 10 + u64::from(i),
+            sha256: "00".repeat(32),
+        })
+        .collect();
+    assert!(store.complete(&lease, &parts, &Progress::default(), at(6)).await.expect("store"));
+    let jobs = store.user_jobs(&u.id, 10).await.expect("store");
+    let listed: Vec<(&str, usize)> = jobs.iter().map(|j| (j.id.as_str(), j.parts.len())).collect();
+    assert_eq!(listed, [("u-new", 0), ("u-old", 2)], "newest first, each with its parts");
+    assert_eq!(jobs[1].parts[1].size, 11);
+    assert_eq!(store.user_jobs(&u.id, 1).await.expect("store").len(), 1, "the limit counts jobs, not parts");
+    assert_eq!(store.user_job(&u.id, "u-old").await.expect("store").expect("own job").parts.len(), 2);
+    assert_eq!(store.user_job(&u.id, "v-job").await.expect("store"), None, "another person's job is not found");
+    assert_eq!(store.user_job(&v.id, "u-old").await.expect("store"), None);
+
+    let entry = |user: &User, event: &str, job: Option<&str>, i: i64| AuditEntry {
+        at: at(10 + i),
+        event: event.into(),
+        user_id: Some(user.id.clone()),
+        client_id: Some(app.id.clone()),
+        job_id: job.map(str::to_owned),
+        ..AuditEntry::now()
+    };
+    for (i, (who, event, job)) in [
+        (&u, "archive.downloaded", Some("u-old")),
+        (&v, "archive.downloaded", Some("u-old")),
+        (&u, "archive.downloaded", Some("u-old")),
+        (&u, "export.initiated", Some("u-new")),
+        (&u, "consent.granted", None),
+        (&v, "consent.granted", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store.audit(&entry(who, event, job, i64::try_from(i).expect("small"))).await.expect("store");
+    }
+    assert_eq!(
+        store.user_event_counts(&u.id, "archive.downloaded").await.expect("store"),
+        [("u-old".to_owned(), 2)],
+        "only the person's own entries count"
+    );
+    let page = store.user_audit(&u.id, None, 2).await.expect("store");
+    let events: Vec<&str> = page.iter().map(|r| r.entry.event.as_str()).collect();
+    assert_eq!(events, ["consent.granted", "export.initiated"], "newest first");
+    assert!(page[0].id > page[1].id);
+    let rest = store.user_audit(&u.id, Some(page[1].id), 10).await.expect("store");
+    assert_eq!(rest.len(), 2, "the next page holds the rest");
+    assert!(rest.iter().all(|r| r.id < page[1].id && r.entry.user_id.as_deref() == Some(u.id.as_str())));
+    let theirs = store.user_audit(&v.id, None, 10).await.expect("store");
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|r| r.entry.user_id.as_deref() == Some(v.id.as_str())));
+    assert!(store.user_audit(&u.id, Some(i64::MIN), 10).await.expect("store").is_empty());
 }
 
 #[cfg(test)]

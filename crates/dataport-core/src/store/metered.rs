@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use dataport_types::Timestamp;
 
 use super::{
-    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError,
-    Uploads, Users,
+    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store,
+    StoreError, Uploads, Users,
 };
 use crate::metrics::Metrics;
 use crate::model::{
-    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
-    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
+    AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
 };
 
 /// A store whose calls are timed.
@@ -336,5 +336,28 @@ impl Uploads for MeteredStore {
 
     async fn uploads_below(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.timed("uploads_below", self.inner.uploads_below(prefix)).await
+    }
+}
+
+#[async_trait]
+impl Account for MeteredStore {
+    async fn user_grants(&self, user_id: &str) -> Result<Vec<ClientGrant>, StoreError> {
+        self.timed("user_grants", self.inner.user_grants(user_id)).await
+    }
+
+    async fn user_jobs(&self, user_id: &str, limit: u32) -> Result<Vec<Job>, StoreError> {
+        self.timed("user_jobs", self.inner.user_jobs(user_id, limit)).await
+    }
+
+    async fn user_job(&self, user_id: &str, id: &str) -> Result<Option<Job>, StoreError> {
+        self.timed("user_job", self.inner.user_job(user_id, id)).await
+    }
+
+    async fn user_event_counts(&self, user_id: &str, event: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        self.timed("user_event_counts", self.inner.user_event_counts(user_id, event)).await
+    }
+
+    async fn user_audit(&self, user_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        self.timed("user_audit", self.inner.user_audit(user_id, before, limit)).await
     }
 }

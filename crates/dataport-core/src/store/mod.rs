@@ -1,6 +1,7 @@
 //! Persistence: the [`Store`] trait, split by concept into [`Users`], [`Clients`], [`Jobs`]
 //! (grants and jobs), [`Queue`] (the workers' side of jobs), [`Auth`] (tokens, codes, sessions,
-//! pending authorizations), [`Audit`] and [`Uploads`] (blob uploads in progress), with one
+//! pending authorizations), [`Audit`], [`Uploads`] (blob uploads in progress) and [`Account`] (a
+//! person's own view, every query scoped by the user), with one
 //! implementation per database behind [`open`].
 //!
 //! All SQL lives below this module, and no rule: every method is one atomic unit of work. Where a
@@ -23,8 +24,8 @@ use async_trait::async_trait;
 use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
-    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
-    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
+    AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -93,7 +94,7 @@ pub type SignInDecision<'d> = dyn for<'a> FnMut(&'a [(u32, Option<Timestamp>)]) 
 
 /// Everything dataport persists. Implementations: [`SqliteStore`], [`PgStore`].
 #[async_trait]
-pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit + Uploads {
+pub trait Store: Users + Clients + Jobs + Queue + Auth + Audit + Uploads + Account {
     /// Closes the connections; every later call fails with [`StoreError::Unavailable`].
     async fn close(&self);
 
@@ -313,4 +314,21 @@ pub trait Uploads: Send + Sync {
     async fn forget_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
     /// The recorded uploads of blobs below `prefix/`, as (key, upload id), oldest first.
     async fn uploads_below(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// A person's own view of what dataport holds about them (`/account`). Every query is scoped by
+/// `user_id` in the statement itself, so another person's job ids and audit entries find nothing.
+#[async_trait]
+pub trait Account: Send + Sync {
+    /// Every grant of the user, with the client it was given to, by client id then resource.
+    async fn user_grants(&self, user_id: &str) -> Result<Vec<ClientGrant>, StoreError>;
+    /// The user's newest `limit` jobs (by creation, then id), each with its parts.
+    async fn user_jobs(&self, user_id: &str, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Job `id` with its parts, if it is one of the user's (`None` for another user's).
+    async fn user_job(&self, user_id: &str, id: &str) -> Result<Option<Job>, StoreError>;
+    /// How many of the user's audit entries of `event` each job has, as (job id, count).
+    async fn user_event_counts(&self, user_id: &str, event: &str) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The user's newest `limit` audit entries with an id below `before` (all, without it),
+    /// newest first.
+    async fn user_audit(&self, user_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
 }

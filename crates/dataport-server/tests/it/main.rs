@@ -2,6 +2,7 @@
 //! blob directory, or a fresh PostgreSQL database and S3 prefix (see [`backend`]), driven over
 //! HTTP. One binary with modules, because every file in `tests/` is a separate binary to link.
 
+mod account;
 mod backend;
 mod bodies;
 mod config;

@@ -38,23 +38,24 @@ impl Audit for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| {
-                let detail: Option<String> = get(row, "detail")?;
-                Ok(AuditEntry {
-                    at: ts(row, "at")?,
-                    event: get(row, "event")?,
-                    user_id: get(row, "user_id")?,
-                    client_id: get(row, "client_id")?,
-                    resources: get::<Option<String>>(row, "resources")?.as_deref().map(words).unwrap_or_default(),
-                    job_id: get(row, "job_id")?,
-                    detail: detail
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
-                        .unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
+}
+
+/// An audit row (the columns of [`Audit::audit_log`]) back as an entry.
+pub(super) fn audit_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
+    let detail: Option<String> = get(row, "detail")?;
+    Ok(AuditEntry {
+        at: ts(row, "at")?,
+        event: get(row, "event")?,
+        user_id: get(row, "user_id")?,
+        client_id: get(row, "client_id")?,
+        resources: get::<Option<String>>(row, "resources")?.as_deref().map(words).unwrap_or_default(),
+        job_id: get(row, "job_id")?,
+        detail: detail
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
+            .unwrap_or(serde_json::Value::Null),
+    })
 }

@@ -37,28 +37,29 @@ impl Audit for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(sqlite_error)?;
-        rows.iter()
-            .map(|row| {
-                let detail: Option<String> = row.try_get("detail").map_err(sqlite_error)?;
-                Ok(AuditEntry {
-                    at: ts(row, "at")?,
-                    event: row.try_get("event").map_err(sqlite_error)?,
-                    user_id: row.try_get("user_id").map_err(sqlite_error)?,
-                    client_id: row.try_get("client_id").map_err(sqlite_error)?,
-                    resources: row
-                        .try_get::<Option<String>, _>("resources")
-                        .map_err(sqlite_error)?
-                        .as_deref()
-                        .map(words)
-                        .unwrap_or_default(),
-                    job_id: row.try_get("job_id").map_err(sqlite_error)?,
-                    detail: detail
-                        .map(|d| serde_json::from_str(&d))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
-                        .unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
+}
+
+/// An audit row (the columns of [`Audit::audit_log`]) back as an entry.
+pub(super) fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+    let detail: Option<String> = row.try_get("detail").map_err(sqlite_error)?;
+    Ok(AuditEntry {
+        at: ts(row, "at")?,
+        event: row.try_get("event").map_err(sqlite_error)?,
+        user_id: row.try_get("user_id").map_err(sqlite_error)?,
+        client_id: row.try_get("client_id").map_err(sqlite_error)?,
+        resources: row
+            .try_get::<Option<String>, _>("resources")
+            .map_err(sqlite_error)?
+            .as_deref()
+            .map(words)
+            .unwrap_or_default(),
+        job_id: row.try_get("job_id").map_err(sqlite_error)?,
+        detail: detail
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?
+            .unwrap_or(serde_json::Value::Null),
+    })
 }

@@ -15,12 +15,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{
-    Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store, StoreError,
-    Uploads, Users, progress_from_json, progress_json,
+    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store,
+    StoreError, Uploads, Users, progress_from_json, progress_json,
 };
 use crate::model::{
-    AuditEntry, AuditFilter, AuthCode, Client, Credentials, Grant, GrantAccess, Job, JobFilter, JobRecord, Lease,
-    NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind, TokenRecord, User,
+    AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind,
+    TokenRecord, User,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -70,6 +71,7 @@ macro_rules! j_job_columns {
     };
 }
 
+mod account;
 mod audit;
 mod auth;
 mod clients;
