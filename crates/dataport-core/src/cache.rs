@@ -185,7 +185,8 @@ mod tests {
         let running = job("running", State::InProgress);
         cache.keep(generation, Some(&token("live", later())), Some(&running));
         cache.keep(generation, None, Some(&job("done", State::Complete)));
-        let revoked = Arc::new(TokenRecord { revoked_at: Some(Timestamp::now()), ..(*token("revoked", later())).clone() });
+        let revoked =
+            Arc::new(TokenRecord { revoked_at: Some(Timestamp::now()), ..(*token("revoked", later())).clone() });
         let refresh = Arc::new(TokenRecord { kind: TokenKind::Refresh, ..(*token("refresh", later())).clone() });
         cache.keep(generation, Some(&revoked), None);
         cache.keep(generation, Some(&refresh), None);

@@ -416,7 +416,9 @@ async fn a_reset_token_is_refused_at_once_here_and_within_a_second_on_another_no
     let user_token = token(dir.path(), &backend, "poller", "myactivity.search", "one-time");
     let id = initiate_over_http(&http, &a, &user_token, "myactivity.search").await;
     assert_eq!(poll_state(&http, &a, &user_token, &id, Duration::from_secs(30)).await["state"], "COMPLETE");
-    let state = |base: &str| http.get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState")).bearer_auth(&user_token).send();
+    let state = |base: &str| {
+        http.get(format!("{base}/v1/archiveJobs/{id}/portabilityArchiveState")).bearer_auth(&user_token).send()
+    };
     for base in [&a, &b] {
         for _ in 0..20 {
             assert_eq!(state(base).await.expect("state").status(), StatusCode::OK);
