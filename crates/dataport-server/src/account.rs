@@ -18,7 +18,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use dataport_core::ApiError;
 use dataport_core::account::{ActivityPage, ConnectedApp, Export, GrantedGroup};
 use dataport_core::model::{AuditRecord, GrantAccess, User};
-use dataport_core::users::SignInError;
 use dataport_types::{State as JobState, Timestamp};
 
 use crate::AppState;
@@ -419,18 +418,7 @@ pub async fn login(
     };
     let user = match app.core.sign_in(&username, password, address).await {
         Ok(user) => user,
-        Err(SignInError::Throttled(wait)) => {
-            let minutes = wait.div_ceil(60);
-            return retry(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!("Too many failed attempts. Try again in {minutes} minutes."),
-            );
-        }
-        Err(SignInError::WrongPassword) => return retry(StatusCode::UNAUTHORIZED, "Wrong username or password."),
-        Err(SignInError::Disabled(name)) => {
-            return retry(StatusCode::FORBIDDEN, &format!("The account {name} is disabled."));
-        }
-        Err(SignInError::Store(_)) => return oauth::unavailable(),
+        Err(e) => return oauth::refused_sign_in(e, address, retry),
     };
     // A fresh session on sign-in, so that a session id planted before it is worth nothing.
     let Some((_, cookie)) = oauth::start_session(&app, Some(&user.id)).await else { return oauth::unavailable() };

@@ -277,19 +277,7 @@ pub async fn login(
     };
     let user = match app.core.sign_in(&username, password, address).await {
         Ok(user) => user,
-        Err(SignInError::Throttled(wait)) => {
-            tracing::warn!(%address, "sign-in throttled");
-            let minutes = wait.div_ceil(60);
-            return retry(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!("Too many failed attempts. Try again in {minutes} minutes."),
-            );
-        }
-        Err(SignInError::WrongPassword) => return retry(StatusCode::UNAUTHORIZED, "Wrong username or password."),
-        Err(SignInError::Disabled(name)) => {
-            return retry(StatusCode::FORBIDDEN, &format!("The account {name} is disabled."));
-        }
-        Err(SignInError::Store(_)) => return unavailable(),
+        Err(e) => return refused_sign_in(e, address, retry),
     };
     // A fresh session on sign-in, so that a session id planted before it is worth nothing.
     let Some((signed_in, cookie)) = start_session(&app, Some(&user.id)).await else { return unavailable() };
@@ -530,4 +518,19 @@ pub async fn revoke(
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
 pub async fn metadata(State(app): State<AppState>) -> Response {
     Json(app.core.oauth_metadata()).into_response()
+}
+
+/// The page for a sign-in the core refused (`retry` renders the form again with a message), or
+/// 503 when the store did not answer. The consent and account sign-ins share it.
+pub fn refused_sign_in(error: SignInError, address: IpAddr, retry: impl Fn(StatusCode, &str) -> Response) -> Response {
+    match error {
+        SignInError::Throttled(wait) => {
+            tracing::warn!(%address, "sign-in throttled");
+            let minutes = wait.div_ceil(60);
+            retry(StatusCode::TOO_MANY_REQUESTS, &format!("Too many failed attempts. Try again in {minutes} minutes."))
+        }
+        SignInError::WrongPassword => retry(StatusCode::UNAUTHORIZED, "Wrong username or password."),
+        SignInError::Disabled(name) => retry(StatusCode::FORBIDDEN, &format!("The account {name} is disabled.")),
+        SignInError::Store(_) => unavailable(),
+    }
 }
