@@ -98,12 +98,7 @@ impl Dataport {
             let (name, redirect_uris) =
                 client.map_or_else(|| (client_id.clone(), Vec::new()), |c| (c.name, c.redirect_uris));
             let mut groups: Vec<GrantedGroup> = grants.iter().map(|g| self.granted_group(g, &grants, now)).collect();
-            let order: Vec<String> = {
-                let mut names: Vec<String> = groups.iter().map(|g| g.resource.clone()).collect();
-                self.catalogue.sort(&mut names);
-                names
-            };
-            groups.sort_by_key(|g| order.iter().position(|n| *n == g.resource));
+            groups.sort_by_key(|g| self.catalogue.position(&g.resource));
             apps.push(ConnectedApp { client_id, name, redirect_uris, groups });
         }
         apps.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.client_id.cmp(&b.client_id)));
@@ -130,7 +125,7 @@ impl Dataport {
         } else {
             None
         };
-        let title = self.catalogue.get(&grant.resource).map_or_else(|| grant.resource.clone(), |g| g.title.clone());
+        let title = self.catalogue.title(&grant.resource);
         GrantedGroup { resource: grant.resource.clone(), title, grant: grant.clone(), expired, next_export_at }
     }
 
@@ -170,13 +165,9 @@ impl Dataport {
         let jobs = self.store.user_jobs(user_id, EXPORTS_LISTED).await?;
         let downloads: HashMap<String, u64> =
             self.store.user_event_counts(user_id, DOWNLOAD_EVENT).await?.into_iter().collect();
-        let mut names: HashMap<String, String> = HashMap::new();
+        let names = self.app_names(jobs.iter().map(|j| j.client_id.as_str())).await?;
         let mut exports = Vec::with_capacity(jobs.len());
         for job in jobs {
-            if !names.contains_key(&job.client_id) {
-                let name = self.store.client(&job.client_id).await?.map_or_else(|| job.client_id.clone(), |c| c.name);
-                names.insert(job.client_id.clone(), name);
-            }
             exports.push(Export {
                 client_name: names.get(&job.client_id).cloned().unwrap_or_default(),
                 downloads: downloads.get(&job.id).copied().unwrap_or(0),
@@ -207,14 +198,20 @@ impl Dataport {
         let more = entries.len() > ACTIVITY_PAGE as usize;
         entries.truncate(ACTIVITY_PAGE as usize);
         let older = if more { entries.last().map(|e| e.id) } else { None };
-        let mut app_names = HashMap::new();
-        for id in entries.iter().filter_map(|e| e.entry.client_id.as_deref()) {
-            if !app_names.contains_key(id) {
+        let app_names = self.app_names(entries.iter().filter_map(|e| e.entry.client_id.as_deref())).await?;
+        Ok(ActivityPage { entries, older, app_names })
+    }
+
+    /// The names of the apps `ids` name (an app that is gone keeps its id as its name), read once each.
+    async fn app_names(&self, ids: impl Iterator<Item = &str>) -> Result<HashMap<String, String>, ApiError> {
+        let mut names = HashMap::new();
+        for id in ids {
+            if !names.contains_key(id) {
                 let name = self.store.client(id).await?.map_or_else(|| id.to_owned(), |c| c.name);
-                app_names.insert(id.to_owned(), name);
+                names.insert(id.to_owned(), name);
             }
         }
-        Ok(ActivityPage { entries, older, app_names })
+        Ok(names)
     }
 
     /// Every audit entry of the person, newest first (at most [`ACTIVITY_EXPORT_MAX`]).

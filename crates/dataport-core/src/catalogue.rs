@@ -275,7 +275,17 @@ impl Catalogue {
 
     /// Sorts group names into catalogue order (the order of archives and of `accessType:check`).
     pub fn sort(&self, names: &mut [String]) {
-        names.sort_by_key(|n| self.index.get(n).copied().unwrap_or(usize::MAX));
+        names.sort_by_key(|n| self.position(n));
+    }
+
+    /// Where a group stands in catalogue order (unknown names last).
+    pub fn position(&self, name: &str) -> usize {
+        self.index.get(name).copied().unwrap_or(usize::MAX)
+    }
+
+    /// A group's title, or its name when the catalogue no longer has it.
+    pub fn title(&self, name: &str) -> String {
+        self.get(name).map_or_else(|| name.to_owned(), |g| g.title.clone())
     }
 }
 

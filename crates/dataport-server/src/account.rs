@@ -225,11 +225,7 @@ pub struct ExportView {
 
 fn export_view(app: &AppState, export: &Export) -> ExportView {
     let job = &export.job;
-    let titles: Vec<String> = job
-        .resources
-        .iter()
-        .map(|r| app.core.catalogue().get(r).map_or_else(|| r.clone(), |g| g.title.clone()))
-        .collect();
+    let titles: Vec<String> = job.resources.iter().map(|r| app.core.catalogue().title(r)).collect();
     let window = match job.start_time {
         Some(start) => format!("{} to {}", when(start), when(job.export_time)),
         None => format!("Everything before {}", when(job.export_time)),
