@@ -101,6 +101,13 @@ impl Dataport {
         }
     }
 
+    /// The part as an open file, when the blob store keeps parts as files: the server can then
+    /// have the kernel send it. `None` otherwise, or when it cannot be opened (then
+    /// [`Dataport::read_part`] says why).
+    pub async fn part_file(&self, download: &Download) -> Option<std::fs::File> {
+        self.blobs.open_file(&download.blob_key).await.ok().flatten()
+    }
+
     /// Streams `len` bytes of the part from `offset` in chunks of at most `chunk` bytes, each
     /// read when the stream asks for it.
     pub async fn read_part(

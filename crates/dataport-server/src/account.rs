@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -25,6 +25,7 @@ use crate::client_addr::ClientAddr;
 use crate::download::{self, PartRequest};
 use crate::oauth::{self, Browser};
 use crate::pages;
+use crate::zero_copy::FileSender;
 
 const ACCOUNT: &str = "/account";
 
@@ -470,7 +471,9 @@ pub async fn download(
     method: Method,
     headers: HeaderMap,
     Path((job_id, part)): Path<(String, String)>,
+    sender: Option<Extension<FileSender>>,
 ) -> Response {
+    let sender = sender.map(|Extension(sender)| sender);
     let (person, _) = match require_person(&app, peer.ip(), address, &headers).await {
         Ok(signed_in) => signed_in,
         Err(page) => return page,
@@ -481,7 +484,7 @@ pub async fn download(
         Err(e) => return error_page(&e),
     };
     let not_after = Timestamp::now().plus_seconds(300).unix_seconds();
-    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true };
+    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true, sender };
     let mut response = download::serve(&app, download, request).await;
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response

@@ -1,8 +1,10 @@
 //! `GET`/`HEAD /download/{job}/{part}`: serves archive parts through signed URLs (SPEC §9), with
 //! single byte ranges, `ETag` and `If-None-Match`. Every refusal is the same 403.
 //!
-//! A download holds one [`CHUNK`] in memory at a time, however slowly its client reads (a client
-//! that stops reading is cut off by the connection's write timeout); downloads streaming at once
+//! On a connection of the accept loop, the part's file goes from the kernel to the socket
+//! (`sendfile`, see [`crate::zero_copy`]) and a download holds no buffer at all; otherwise (a part
+//! in S3) it holds one [`CHUNK`] in memory at a time. However slowly its client reads, a client
+//! that stops reading is cut off by the connection's write timeout; downloads streaming at once
 //! are capped per client address and per job ([`DownloadSlots`]); the audit entry is written
 //! when the response ends and records the bytes actually handed to the connection.
 
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,6 +30,7 @@ use dataport_types::{Code, Status};
 use crate::AppState;
 use crate::client_addr::ClientAddr;
 use crate::slots::{Slot, Slots};
+use crate::zero_copy::FileSender;
 
 /// The signature in a URL's query (`exp`, `kid`, `sig`), if complete and well-formed.
 fn signature(query: Option<&str>) -> Option<Signature> {
@@ -43,7 +46,8 @@ fn signature(query: Option<&str>) -> Option<Signature> {
     Some(Signature { expires: expires?, key_id: key_id?, sig: sig? })
 }
 
-/// What one download holds in memory: one read, and one chunk handed to the connection.
+/// What a download streamed from the blob store holds in memory: one read, and one chunk handed
+/// to the connection.
 const CHUNK: usize = 128 * 1024;
 
 fn envelope(status: StatusCode, code: Code, message: &str) -> Response {
@@ -132,6 +136,7 @@ pub async fn handle(
     method: Method,
     Path((job, part)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    sender: Option<Extension<FileSender>>,
     headers: HeaderMap,
 ) -> Response {
     let (Ok(part), Some(signature)) = (part.parse::<u32>(), signature(query.as_deref())) else {
@@ -140,8 +145,15 @@ pub async fn handle(
     let Ok(download) = app.core.open_download(&job, part, &signature).await else {
         return denied();
     };
-    let request =
-        PartRequest { address, method, headers: &headers, part, not_after: signature.expires, by_user: false };
+    let request = PartRequest {
+        address,
+        method,
+        headers: &headers,
+        part,
+        not_after: signature.expires,
+        by_user: false,
+        sender: sender.map(|Extension(sender)| sender),
+    };
     serve(&app, download, request).await
 }
 
@@ -155,12 +167,14 @@ pub struct PartRequest<'a> {
     pub not_after: i64,
     /// The person downloading from their account page (audited as such), not an app's URL.
     pub by_user: bool,
+    /// The connection's file sender, when it can send files itself.
+    pub sender: Option<FileSender>,
 }
 
 /// Serves a part that has passed its checks: a redirect to the blob store when configured,
 /// else the bytes (whole or one range), with the slot caps and the audit entry of every download.
 pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>) -> Response {
-    let PartRequest { address, method, headers, part, not_after, by_user } = request;
+    let PartRequest { address, method, headers, part, not_after, by_user, sender } = request;
     let with_by = |mut detail: serde_json::Value| {
         if by_user && let Some(detail) = detail.as_object_mut() {
             detail.insert("by".into(), "user".into());
@@ -213,7 +227,17 @@ pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>)
         &download,
         with_by(serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() })),
     );
-    let Ok(chunks) = app.core.read_part(&download, start, len, CHUNK).await else { return denied() };
+    let file = match sender {
+        Some(sender) => app.core.part_file(&download).await.and_then(|file| sender.send(file, start, len)),
+        None => None,
+    };
+    let chunks = match file {
+        Some(stand_ins) => stand_ins,
+        None => match app.core.read_part(&download, start, len, CHUNK).await {
+            Ok(chunks) => chunks,
+            Err(_) => return denied(),
+        },
+    };
     let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
     builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
 }

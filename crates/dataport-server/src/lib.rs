@@ -19,6 +19,7 @@ mod rate_limit;
 mod respond;
 mod serve;
 mod slots;
+mod zero_copy;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

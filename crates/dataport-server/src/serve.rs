@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 
 use crate::slots::Slots;
+use crate::zero_copy::{FileSender, Socket};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -83,8 +84,11 @@ pub async fn serve(
             });
             continue;
         }
+        let sender = FileSender::default();
+        let socket = Socket::new(stream, sender.clone());
         let service = router.clone().map_request(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(sender.clone());
             request.map(axum::body::Body::new)
         });
         let mut closing = closing_rx.clone();
@@ -93,7 +97,8 @@ pub async fn serve(
             let _held = (permit, slot);
             let mut builder = http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD);
-            let io = TokioIo::new(StallGuard::new(stream, write_timeout));
+            builder.writev(true); // body chunks reach the socket as they are: see zero_copy
+            let io = TokioIo::new(StallGuard::new(socket, write_timeout));
             let connection = builder.serve_connection(io, TowerToHyperService::new(service));
             let connection = connection.with_upgrades();
             tokio::pin!(connection);

@@ -37,6 +37,7 @@ async fn a_blob_is_invisible_until_commit_and_discarded_on_drop(store: &dyn Blob
     })
     .await;
     assert!(store.read("jobs/a/1/part-000.zip", 0, 5, 2).await.is_err(), "not readable before commit");
+    assert!(!matches!(store.open_file("jobs/a/1/part-000.zip").await, Ok(Some(_))), "no file before commit");
     assert!(store.list("jobs/a").await.expect("list").is_empty(), "a staged blob is not listed");
     in_blocking(move || blob.commit()).await.expect("commit");
     assert_eq!(read_all(store, "jobs/a/1/part-000.zip", 0, 5, 2).await, b"hello");
@@ -66,6 +67,15 @@ async fn reads_are_ranged_and_chunked(store: &dyn BlobStore) {
     assert_eq!(read_all(store, "jobs/r/1/part-000.zip", 7, 1, 1).await, expected[7..8]);
     assert!(read_all(store, "jobs/r/1/part-000.zip", 50, 0, 10).await.is_empty(), "an empty range");
     assert!(store.read("jobs/r/1/missing.zip", 0, 1, 1).await.is_err(), "a missing blob is an error");
+    if let Some(file) = store.open_file("jobs/r/1/part-000.zip").await.expect("open_file") {
+        let content = in_blocking(move || {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut content).map(|_| content)
+        })
+        .await;
+        assert_eq!(content.expect("file"), expected, "a blob's file holds exactly its bytes");
+    }
+    assert!(!matches!(store.open_file("jobs/r/1/missing.zip").await, Ok(Some(_))), "no file for a missing blob");
     store.delete_prefix("jobs/r").await.expect("delete");
 }
 
@@ -90,5 +100,6 @@ async fn keys_cannot_escape(store: &dyn BlobStore) {
     for key in ["", "../x", "a//b", "/abs", "a/./b", "a\\b"] {
         assert!(matches!(store.create(key), Err(BlobError::InvalidKey(_))), "{key:?}");
         assert!(store.read(key, 0, 1, 1).await.is_err(), "{key:?}");
+        assert!(!matches!(store.open_file(key).await, Ok(Some(_))), "{key:?}");
     }
 }

@@ -108,6 +108,11 @@ impl BlobStore for LocalBlobStore {
         Ok(Box::pin(stream))
     }
 
+    async fn open_file(&self, key: &str) -> Result<Option<File>, BlobError> {
+        let path = self.path(key)?;
+        self.blocking(move |_| Ok(Some(File::open(path)?))).await
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let dir = self.path(prefix)?;
         self.blocking(move |root| {

@@ -73,6 +73,14 @@ pub trait BlobStore: Send + Sync {
     /// bytes, each read only when the stream asks for it: a slow reader holds one chunk.
     async fn read(&self, key: &str, offset: u64, len: u64, chunk: usize) -> Result<ByteStream, BlobError>;
 
+    /// The committed blob `key` as an open file, when the backend keeps blobs as files (the local
+    /// store), so that the server can have the kernel copy it to the socket; `None` when it does
+    /// not (read it with [`BlobStore::read`]).
+    async fn open_file(&self, key: &str) -> Result<Option<std::fs::File>, BlobError> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// The keys of the committed blobs below `prefix/`, in no particular order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
 

@@ -64,8 +64,9 @@ fn open_sockets(pid: u32) -> usize {
 }
 
 /// Finding 1: each stalled download used to hold a 4 MiB buffer for ever; 150 of them took the
-/// server to 940 MB. Now a download holds one small chunk, a client that accepts no bytes is cut
-/// off after the write timeout, and the audit log records what was actually sent.
+/// server to 940 MB. Now a download holds at most 256 KiB (none when the kernel sends the file), a
+/// client that accepts no bytes is cut off after the write timeout, and the audit log records
+/// what was actually sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn stalled_downloads_hold_little_memory_and_are_cut_off() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -105,6 +106,7 @@ async fn stalled_downloads_hold_little_memory_and_are_cut_off() {
     assert!(size > 40 << 20, "the part must dwarf the socket buffers: {size}");
     let pid = server.pid();
     let idle_sockets = open_sockets(pid);
+    let idle_rss = proc_status(pid, "VmRSS:");
 
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let path = path_of(&url);
@@ -115,7 +117,14 @@ async fn stalled_downloads_hold_little_memory_and_are_cut_off() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rss = proc_status(pid, "VmRSS:");
     let peak = proc_status(pid, "VmHWM:");
-    eprintln!("150 stalled downloads: RSS {} MiB, peak {} MiB", rss >> 20, peak >> 20);
+    let per_connection = rss.saturating_sub(idle_rss) / 150;
+    eprintln!(
+        "150 stalled downloads: RSS {} MiB ({} KiB per connection), peak {} MiB",
+        rss >> 20,
+        per_connection >> 10,
+        peak >> 20
+    );
+    assert!(per_connection <= 256 << 10, "each stalled download holds {} KiB", per_connection >> 10);
     assert!(peak < 150 << 20, "peak RSS {} MiB", peak >> 20);
     assert!(open_sockets(pid) >= idle_sockets + 150, "all 150 connections are open");
 
