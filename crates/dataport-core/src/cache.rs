@@ -1,6 +1,6 @@
-//! The read cache of the polling path: live access tokens and finished jobs, kept in memory so
-//! that a client polling `getPortabilityArchiveState` does not cost a database round trip per
-//! request (SPEC §11).
+//! The read cache of the polling path: live access tokens, finished jobs and the state answered
+//! for them, kept in memory so that a client polling `getPortabilityArchiveState` does not cost a
+//! database round trip, nor the signing of its URLs, per request (SPEC §11).
 //!
 //! Two rules keep it from weakening a revocation:
 //! - **Exact on this node.** Every use case that can revoke a token or an archive calls
@@ -13,7 +13,10 @@
 //!
 //! Only what cannot change except by such a revocation is kept: access tokens that were live when
 //! read (their expiry is checked on every use), and jobs in a final state (COMPLETE, FAILED,
-//! CANCELLED; a COMPLETE archive's retention is checked on every use). Unknown or refused tokens
+//! CANCELLED; a COMPLETE archive's retention is checked on every use), and the state answered for
+//! such a job (its URLs signed up to [`MAX_AGE`] earlier, so they expire that much sooner; they
+//! may be answered up to [`MAX_AGE`] past the archive's retention, when the download itself
+//! refuses them). Unknown or refused tokens
 //! are never kept, so the cache holds only what valid credentials put there, and it is bounded
 //! by [`MAX_ENTRIES`].
 
@@ -22,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use dataport_types::{State, Timestamp};
+use dataport_types::{PortabilityArchiveState, State, Timestamp};
 
 use crate::model::{Job, TokenKind, TokenRecord};
 
@@ -39,6 +42,7 @@ pub struct ReadCache {
     generation: AtomicU64,
     tokens: Shelf<TokenRecord>,
     jobs: Shelf<Job>,
+    states: Shelf<PortabilityArchiveState>,
 }
 
 /// The generation a read was taken under: [`ReadCache::keep`] drops it if a revocation happened
@@ -62,11 +66,24 @@ impl ReadCache {
         self.jobs.get(id)
     }
 
+    /// The state answered for the finished job with this id, if made less than [`MAX_AGE`] ago.
+    pub fn state(&self, id: &str) -> Option<Arc<PortabilityArchiveState>> {
+        self.states.get(id)
+    }
+
+    /// Keeps the state made for `job` under `generation`, if the job is in a final state and
+    /// nothing was revoked since.
+    pub fn keep_state(&self, generation: Generation, job: &Job, state: &Arc<PortabilityArchiveState>) {
+        if is_final(job) {
+            self.states.put(&self.generation, generation, &job.id, state, Instant::now());
+        }
+    }
+
     /// Keeps what a read under `generation` found, if nothing was revoked since: a live access
     /// token and a job in a final state (anything else is left out).
     pub fn keep(&self, generation: Generation, token: Option<&Arc<TokenRecord>>, job: Option<&Arc<Job>>) {
         let token = token.filter(|t| t.kind == TokenKind::Access && t.revoked_at.is_none());
-        let job = job.filter(|j| matches!(j.state, State::Complete | State::Failed | State::Cancelled));
+        let job = job.filter(|j| is_final(j));
         if token.is_none() && job.is_none() {
             return;
         }
@@ -87,7 +104,13 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.tokens.clear();
         self.jobs.clear();
+        self.states.clear();
     }
+}
+
+/// Whether a job can change only by a revocation (see the module doc).
+fn is_final(job: &Job) -> bool {
+    matches!(job.state, State::Complete | State::Failed | State::Cancelled)
 }
 
 /// One map of the cache.
@@ -174,6 +197,17 @@ mod tests {
         })
     }
 
+    fn state(job: &Job) -> Arc<PortabilityArchiveState> {
+        let (name, urls) = (job.id.clone(), Vec::new());
+        Arc::new(PortabilityArchiveState {
+            name,
+            state: job.state,
+            urls,
+            start_time: None,
+            export_time: job.export_time,
+        })
+    }
+
     fn later() -> Timestamp {
         Timestamp::now().plus_seconds(3600)
     }
@@ -196,6 +230,11 @@ mod tests {
         assert!(cache.token("refresh", now).is_none());
         assert!(cache.job("running").is_none());
         assert!(cache.job("done").is_some());
+        cache.keep_state(generation, &running, &state(&running));
+        let done = job("done", State::Complete);
+        cache.keep_state(generation, &done, &state(&done));
+        assert!(cache.state("running").is_none());
+        assert!(cache.state("done").is_some());
     }
 
     #[test]
@@ -211,14 +250,20 @@ mod tests {
     fn invalidate_forgets_everything_and_drops_reads_taken_before_it() {
         let cache = ReadCache::default();
         let before = cache.generation();
-        cache.keep(before, Some(&token("t", later())), Some(&job("j", State::Complete)));
+        let j = job("j", State::Complete);
+        let state = state(&j);
+        cache.keep(before, Some(&token("t", later())), Some(&j));
+        cache.keep_state(before, &j, &state);
         cache.invalidate();
         assert!(cache.token("t", Timestamp::now()).is_none());
         assert!(cache.job("j").is_none());
+        assert!(cache.state("j").is_none());
         // A read that started before the revocation and finishes after it is not kept.
-        cache.keep(before, Some(&token("t", later())), Some(&job("j", State::Complete)));
+        cache.keep(before, Some(&token("t", later())), Some(&j));
+        cache.keep_state(before, &j, &state);
         assert!(cache.token("t", Timestamp::now()).is_none());
         assert!(cache.job("j").is_none());
+        assert!(cache.state("j").is_none());
     }
 
     #[test]

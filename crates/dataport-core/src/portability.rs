@@ -135,20 +135,20 @@ impl Dataport {
     }
 
     /// `archiveJobs.getPortabilityArchiveState` for a bearer token. Clients poll this in loops,
-    /// so the token and a finished job come from the read cache when it holds them, and are
-    /// otherwise read together in one database round trip.
+    /// so the token, a finished job and the state made for it come from the read cache when it
+    /// holds them; the token and the job are otherwise read together in one database round trip.
     pub async fn state_for_token(
         &self,
         token: Option<&str>,
         id: &str,
-    ) -> Result<(Principal, PortabilityArchiveState), ApiError> {
+    ) -> Result<(Principal, Arc<PortabilityArchiveState>), ApiError> {
         let hash = auth::presented_hash(token)?;
         let id = if id.len() > MAX_JOB_ID_LEN { "" } else { id };
         let now = Timestamp::now();
+        let generation = self.cache.generation();
         let (record, job) = match (self.cache.token(&hash, now), self.cache.job(id)) {
             (Some(record), Some(job)) => (Some(record), Some(job)),
             _ => {
-                let generation = self.cache.generation();
                 let (record, job) = self.store.token_with_job(&hash, id).await?;
                 let (record, job) = (record.map(Arc::new), job.map(Arc::new));
                 self.cache.keep(generation, record.as_ref(), job.as_ref());
@@ -157,7 +157,11 @@ impl Dataport {
         };
         let principal = auth::principal(record.as_deref(), &self.catalogue, now)?;
         let job = owned(&principal, job)?;
-        let state = self.state_of(&job);
+        let state = self.cache.state(&job.id).unwrap_or_else(|| {
+            let state = Arc::new(self.state_of(&job));
+            self.cache.keep_state(generation, &job, &state);
+            state
+        });
         Ok((principal, state))
     }
 
