@@ -15,11 +15,6 @@ use dataport_core::consent::Duration;
 use dataport_core::demo::{self, DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER};
 use dataport_server::Application;
 
-/// mimalloc rather than the system allocator: a poll allocates and frees a few dozen small
-/// buffers, and glibc's malloc was an eighth of the time spent on one (see bench/README.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// dataport: a self-hostable Data Portability API server.
 #[derive(Parser)]
 #[command(name = "dataportd", version, about)]
