@@ -473,7 +473,6 @@ pub async fn download(
     Path((job_id, part)): Path<(String, String)>,
     sender: Option<Extension<FileSender>>,
 ) -> Response {
-    let sender = sender.map(|Extension(sender)| sender);
     let (person, _) = match require_person(&app, peer.ip(), address, &headers).await {
         Ok(signed_in) => signed_in,
         Err(page) => return page,

@@ -5,6 +5,8 @@
 //! parameters, the path's resource name, body size, authentication (E1–E4), rate limit, body, then
 //! the use case (which validates before it applies grant rules).
 
+use std::borrow::Cow;
+
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
@@ -13,21 +15,27 @@ use axum::response::Response;
 use dataport_core::ApiError;
 use dataport_types::proto_json;
 
-use crate::AppState;
 use crate::endpoint::{self, Endpoint, PathError};
 use crate::params::SystemParams;
 use crate::respond;
+use crate::{AppState, RouteLabel};
 
 /// Largest request body accepted (SPEC §2.2).
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Handles one API request.
-pub async fn handle(State(app): State<AppState>, mut request: Request) -> Response {
+pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
+    let parsed = endpoint::parse(request.uri().path());
+    let label = parsed.as_ref().ok().map(|endpoint| RouteLabel(Cow::Borrowed(endpoint.name())));
+    let mut response = answer(&app, parsed, request).await;
+    if let Some(label) = label {
+        response.extensions_mut().insert(label);
+    }
+    response
+}
+
+async fn answer(app: &AppState, parsed: Result<Endpoint, PathError>, request: Request) -> Response {
     let domain = &app.core.config().error_domain;
-    let parsed = match request.extensions_mut().remove::<endpoint::Parsed>() {
-        Some(endpoint::Parsed(parsed)) => parsed,
-        None => endpoint::parse(request.uri().path()),
-    };
     let params = SystemParams::parse(request.uri().query());
     // A method the path does not declare is 405 whatever the query string holds (SPEC §2.1).
     if let Ok(endpoint) = &parsed
@@ -42,7 +50,7 @@ pub async fn handle(State(app): State<AppState>, mut request: Request) -> Respon
             return respond::error(&ApiError::invalid_field(&field, message), domain, &SystemParams::default());
         }
     };
-    match serve(&app, &params, parsed, request).await {
+    match serve(app, &params, parsed, request).await {
         Ok(response) => response,
         Err(e) => respond::error(&e, domain, &params),
     }

@@ -145,15 +145,8 @@ pub async fn handle(
     let Ok(download) = app.core.open_download(&job, part, &signature).await else {
         return denied();
     };
-    let request = PartRequest {
-        address,
-        method,
-        headers: &headers,
-        part,
-        not_after: signature.expires,
-        by_user: false,
-        sender: sender.map(|Extension(sender)| sender),
-    };
+    let request =
+        PartRequest { address, method, headers: &headers, part, not_after: signature.expires, by_user: false, sender };
     serve(&app, download, request).await
 }
 
@@ -168,7 +161,7 @@ pub struct PartRequest<'a> {
     /// The person downloading from their account page (audited as such), not an app's URL.
     pub by_user: bool,
     /// The connection's file sender, when it can send files itself.
-    pub sender: Option<FileSender>,
+    pub sender: Option<Extension<FileSender>>,
 }
 
 /// Serves a part that has passed its checks: a redirect to the blob store when configured,
@@ -227,19 +220,27 @@ pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>)
         &download,
         with_by(serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() })),
     );
-    let file = match sender {
-        Some(sender) => app.core.part_file(&download).await.and_then(|file| sender.send(file, start, len)),
-        None => None,
-    };
-    let chunks = match file {
-        Some(stand_ins) => stand_ins,
-        None => match app.core.read_part(&download, start, len, CHUNK).await {
-            Ok(chunks) => chunks,
-            Err(_) => return denied(),
-        },
-    };
+    let Some(chunks) = part_bytes(app, &download, start, len, sender).await else { return denied() };
     let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
     builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
+}
+
+/// `len` bytes of the part from `start`: sent by the kernel from the part's file when the
+/// connection can ([`FileSender`]), else streamed from the blob store in [`CHUNK`]s.
+async fn part_bytes(
+    app: &AppState,
+    download: &Download,
+    start: u64,
+    len: u64,
+    sender: Option<Extension<FileSender>>,
+) -> Option<ByteStream> {
+    if let Some(Extension(sender)) = sender
+        && let Some(file) = app.core.part_file(download).await
+        && let Some(stand_ins) = sender.send(file, start, len)
+    {
+        return Some(stand_ins);
+    }
+    app.core.read_part(download, start, len, CHUNK).await.ok()
 }
 
 /// The audit entry of a download of `download`.

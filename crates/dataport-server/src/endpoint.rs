@@ -61,11 +61,6 @@ pub enum PathError {
     BadName(String),
 }
 
-/// A request's endpoint, parsed once by the request-metrics layer (which labels the request
-/// with it) and taken from the request's extensions by the API handler.
-#[derive(Clone, Debug)]
-pub struct Parsed(pub Result<Endpoint, PathError>);
-
 /// Parses a raw request path such as `/v1/archiveJobs/abc:retry` (also under `/v1beta/`).
 pub fn parse(raw_path: &str) -> Result<Endpoint, PathError> {
     if let Some(name) = raw_path.strip_prefix("/x/v1/") {

@@ -203,34 +203,32 @@ async fn metrics(State(core): State<Arc<Dataport>>, headers: axum::http::HeaderM
     ([(header::CONTENT_TYPE, content_type)], core.metrics_text(openmetrics).await).into_response()
 }
 
-/// Records every answered request in the metrics, labelled by the matched route: the axum
-/// route's template (`/download/{job}/{part}`, handed out by [`label_route`]), or for the API the
-/// method's discovery name (`archiveJobs.cancel`), never the raw path, so that ids do not become
+/// The route a response answered, as its request metrics are labelled: the axum route's template
+/// (`/download/{job}/{part}`, set by [`label_route`]) or the API method's discovery name
+/// (`archiveJobs.cancel`, set by the API handler), never the raw path, so that ids do not become
 /// series.
+#[derive(Clone)]
+pub struct RouteLabel(pub Cow<'static, str>);
+
+/// Records every answered request in the metrics, labelled by its response's [`RouteLabel`]
+/// (`unmatched` when none answered).
 async fn record_request(
     State(app): State<AppState>,
-    mut request: axum::extract::Request,
+    request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    let parsed = endpoint::parse(request.uri().path());
-    let api = parsed.as_ref().ok().map(endpoint::Endpoint::name);
-    request.extensions_mut().insert(endpoint::Parsed(parsed));
     let method = method_label(request.method());
     let response = next.run(request).await;
-    let route = match (response.extensions().get::<MatchedPath>(), api) {
-        (Some(matched), _) => Cow::Owned(matched.as_str().to_owned()),
-        (None, Some(name)) => Cow::Borrowed(name),
-        (None, None) => Cow::Borrowed("unmatched"),
-    };
+    let route = response.extensions().get::<RouteLabel>().map_or(Cow::Borrowed("unmatched"), |l| l.0.clone());
     app.core.metrics().request(route, method, response.status().as_u16(), started.elapsed());
     response
 }
 
-/// Hands the matched route's template to [`record_request`], which runs outside the router.
+/// Labels a routed response with its route's template.
 async fn label_route(matched: MatchedPath, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await;
-    response.extensions_mut().insert(matched);
+    response.extensions_mut().insert(RouteLabel(Cow::Owned(matched.as_str().to_owned())));
     response
 }
 

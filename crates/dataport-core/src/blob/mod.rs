@@ -76,8 +76,7 @@ pub trait BlobStore: Send + Sync {
     /// The committed blob `key` as an open file, when the backend keeps blobs as files (the local
     /// store), so that the server can have the kernel copy it to the socket; `None` when it does
     /// not (read it with [`BlobStore::read`]).
-    async fn open_file(&self, key: &str) -> Result<Option<std::fs::File>, BlobError> {
-        let _ = key;
+    async fn open_file(&self, _key: &str) -> Result<Option<std::fs::File>, BlobError> {
         Ok(None)
     }
 
