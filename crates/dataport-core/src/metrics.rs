@@ -185,9 +185,9 @@ impl Metrics {
         }
     }
 
-    /// Records one answered HTTP request; `route` is a route's name or template, never a raw path.
-    /// Counts an answered request. The route is usually a `&'static` name, so that counting
-    /// allocates nothing; `method` is a standard method's name, or `"other"`.
+    /// Counts an answered HTTP request. `route` is a route's name or template, never a raw path,
+    /// and usually a `&'static` name, so that counting allocates nothing; `method` is a standard
+    /// method's name, or `"other"`.
     pub fn request(&self, route: Cow<'static, str>, method: &'static str, status: u16, elapsed: Duration) {
         let labels = RequestLabels { route, method, status };
         self.requests.get_or_create(&labels).inc();

@@ -15,10 +15,11 @@ use axum::response::Response;
 use dataport_core::ApiError;
 use dataport_types::proto_json;
 
+use crate::AppState;
 use crate::endpoint::{self, Endpoint, PathError};
+use crate::observe::RouteLabel;
 use crate::params::SystemParams;
 use crate::respond;
-use crate::{AppState, RouteLabel};
 
 /// Largest request body accepted (SPEC §2.2).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -72,7 +73,7 @@ async fn serve(
             .map_err(|m| ApiError::invalid_field("fields", format!("Invalid field selection: {m}.")))?;
     }
     let (parts, body) = request.into_parts();
-    let body = read_body(body).await?;
+    let body = read_body(&parts.headers, body).await?;
     let token = bearer_token(&parts.headers, params.access_token.as_deref())?;
     // The state poll, the hot path, reads the token and the job together.
     let (principal, state) = match &endpoint {
@@ -142,7 +143,12 @@ fn response_fields(endpoint: &Endpoint) -> &'static [&'static str] {
     }
 }
 
-async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+/// The request's body, at most [`MAX_BODY`] bytes. A request that declares none (neither
+/// `Content-Length` nor `Transfer-Encoding`, RFC 9112 §6.3), as a poll, has nothing to wait for.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
+    if !headers.contains_key(header::CONTENT_LENGTH) && !headers.contains_key(header::TRANSFER_ENCODING) {
+        return Ok(bytes::Bytes::new());
+    }
     to_bytes(body, MAX_BODY).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some());

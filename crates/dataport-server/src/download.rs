@@ -97,6 +97,8 @@ struct Sending {
     len: u64,
     sent: u64,
     audit: Option<(Arc<Dataport>, AuditEntry)>,
+    /// The request's span, for what is logged after the handler returned.
+    span: tracing::Span,
     _slot: Slot,
 }
 
@@ -109,7 +111,7 @@ impl Stream for Sending {
             self.sent += chunk.len() as u64;
         }
         if let Poll::Ready(Some(Err(e))) = &polled {
-            tracing::error!(error = %e, "download: reading the part failed");
+            tracing::error!(parent: &self.span, error = %e, "download: reading the part failed");
         }
         polled
     }
@@ -221,7 +223,8 @@ pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>)
         with_by(serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() })),
     );
     let Some(chunks) = part_bytes(app, &download, start, len, sender).await else { return denied() };
-    let sending = Sending { chunks, len, sent: 0, audit: Some((app.core.clone(), audit)), _slot: slot };
+    let audit = Some((app.core.clone(), audit));
+    let sending = Sending { chunks, len, sent: 0, audit, span: tracing::Span::current(), _slot: slot };
     builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
 }
 

@@ -12,6 +12,7 @@ mod discovery;
 mod download;
 mod endpoint;
 mod oauth;
+mod observe;
 mod openapi;
 mod pages;
 mod params;
@@ -21,7 +22,6 @@ mod serve;
 mod slots;
 mod zero_copy;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,21 +31,22 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{MatchedPath, Query, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::future::{Either, Ready, ready};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
-use tower_http::trace::TraceLayer;
 
 use dataport_core::config::Limits;
 use dataport_core::sources::DataSource;
 use dataport_core::{ApiError, Config, Dataport};
 
 use crate::discovery::Discovery;
+use crate::observe::REQUEST_ID;
 use crate::params::SystemParams;
 use crate::rate_limit::RateLimiter;
 
@@ -83,8 +84,6 @@ pub struct Application {
     core: Arc<Dataport>,
     router: Router,
 }
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
     /// Binds `listen`, opens the core, and prepares the routes. When `config.public_origin` is
@@ -203,50 +202,6 @@ async fn metrics(State(core): State<Arc<Dataport>>, headers: axum::http::HeaderM
     ([(header::CONTENT_TYPE, content_type)], core.metrics_text(openmetrics).await).into_response()
 }
 
-/// The route a response answered, as its request metrics are labelled: the axum route's template
-/// (`/download/{job}/{part}`, set by [`label_route`]) or the API method's discovery name
-/// (`archiveJobs.cancel`, set by the API handler), never the raw path, so that ids do not become
-/// series.
-#[derive(Clone)]
-pub struct RouteLabel(pub Cow<'static, str>);
-
-/// Records every answered request in the metrics, labelled by its response's [`RouteLabel`]
-/// (`unmatched` when none answered).
-async fn record_request(
-    State(app): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let started = std::time::Instant::now();
-    let method = method_label(request.method());
-    let response = next.run(request).await;
-    let route = response.extensions().get::<RouteLabel>().map_or(Cow::Borrowed("unmatched"), |l| l.0.clone());
-    app.core.metrics().request(route, method, response.status().as_u16(), started.elapsed());
-    response
-}
-
-/// Labels a routed response with its route's template.
-async fn label_route(matched: MatchedPath, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(RouteLabel(Cow::Owned(matched.as_str().to_owned())));
-    response
-}
-
-/// A bounded, allocation-free label for a request method.
-fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
-}
-
 /// The routes of the process's role (a worker serves only health) behind the request limits.
 ///
 /// The limits wrap the router once, rather than each route (`Router::layer`), so that a request
@@ -260,18 +215,14 @@ fn router(state: AppState) -> Router {
     // The API (the fallback) reads its body with its own limit; the routes' forms get the same.
     let routes: Router = routes
         .route_layer(DefaultBodyLimit::max(api::MAX_BODY))
-        .route_layer(axum::middleware::from_fn(label_route))
+        .route_layer(axum::middleware::from_fn(observe::label_route))
         .with_state(state.clone());
     let limited = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(state, record_request))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
+        .layer(observe::ObserveLayer::new(state.core.clone()))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, HANDLER_TIMEOUT))
-        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(tower::layer::layer_fn(LimitHead))
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .service(routes);
     Router::new().fallback_service(limited)
@@ -313,7 +264,30 @@ const MAX_HEADERS: usize = 32 * 1024;
 
 /// Refuses request targets longer than [`MAX_URI`] (414) and header sets larger than
 /// [`MAX_HEADERS`] (431) before any handler sees them.
-async fn limit_request_head(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+#[derive(Clone)]
+struct LimitHead<S>(S);
+
+impl<S, B> tower::Service<axum::http::Request<B>> for LimitHead<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        match oversized_head(&request) {
+            Some(refusal) => Either::Left(ready(Ok(refusal))),
+            None => Either::Right(self.0.call(request)),
+        }
+    }
+}
+
+fn oversized_head<B>(request: &axum::http::Request<B>) -> Option<Response> {
     let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     let uri = request.uri();
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len())
@@ -324,12 +298,12 @@ async fn limit_request_head(request: axum::extract::Request, next: axum::middlew
     } else if header_bytes > MAX_HEADERS {
         (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, format!("The request headers exceed {MAX_HEADERS} bytes."))
     } else {
-        return next.run(request).await;
+        return None;
     };
     let mut status = dataport_types::Status::new(dataport_types::Code::InvalidArgument, message);
     status.code = code.as_u16();
     let body = serde_json::to_string_pretty(&status.into_envelope()).unwrap_or_default();
-    (code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+    Some((code, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response())
 }
 
 /// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer and the catalogue
