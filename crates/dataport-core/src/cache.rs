@@ -25,9 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use dataport_types::{PortabilityArchiveState, State, Timestamp};
+use dataport_types::{State, Timestamp};
 
 use crate::model::{Job, TokenKind, TokenRecord};
+use crate::portability::AnsweredState;
 
 /// The oldest a cached read may be when it is served: how long a revocation made on another node
 /// may take to be seen here.
@@ -42,7 +43,7 @@ pub struct ReadCache {
     generation: AtomicU64,
     tokens: Shelf<TokenRecord>,
     jobs: Shelf<Job>,
-    states: Shelf<PortabilityArchiveState>,
+    states: Shelf<AnsweredState>,
 }
 
 /// The generation a read was taken under: [`ReadCache::keep`] drops it if a revocation happened
@@ -67,13 +68,13 @@ impl ReadCache {
     }
 
     /// The state answered for the finished job with this id, if made less than [`MAX_AGE`] ago.
-    pub fn state(&self, id: &str) -> Option<Arc<PortabilityArchiveState>> {
+    pub fn state(&self, id: &str) -> Option<Arc<AnsweredState>> {
         self.states.get(id)
     }
 
     /// Keeps the state made for `job` under `generation`, if the job is in a final state and
     /// nothing was revoked since.
-    pub fn keep_state(&self, generation: Generation, job: &Job, state: &Arc<PortabilityArchiveState>) {
+    pub fn keep_state(&self, generation: Generation, job: &Job, state: &Arc<AnsweredState>) {
         if is_final(job) {
             self.states.put(&self.generation, generation, &job.id, state, Instant::now());
         }
@@ -197,14 +198,17 @@ mod tests {
         })
     }
 
-    fn state(job: &Job) -> Arc<PortabilityArchiveState> {
+    fn state(job: &Job) -> Arc<AnsweredState> {
         let (name, urls) = (job.id.clone(), Vec::new());
-        Arc::new(PortabilityArchiveState {
-            name,
-            state: job.state,
-            urls,
-            start_time: None,
-            export_time: job.export_time,
+        Arc::new(AnsweredState {
+            state: dataport_types::PortabilityArchiveState {
+                name,
+                state: job.state,
+                urls,
+                start_time: None,
+                export_time: job.export_time,
+            },
+            json: Default::default(),
         })
     }
 

@@ -4,8 +4,8 @@
 //! error that applies. Jobs of another (user, client) pair are indistinguishable from unknown ones.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use dataport_types::{
     ArchiveJobDetails, CheckAccessTypeResponse, Empty, InitiatePortabilityArchiveRequest,
@@ -22,6 +22,22 @@ use crate::model::{AuditEntry, Grant, Job, NewJob};
 
 /// Longest job id accepted in a resource name; longer ones cannot exist.
 pub(crate) const MAX_JOB_ID_LEN: usize = 128;
+
+/// The state answered to a poll, with room for its JSON: the read cache hands the same one to
+/// every poll of a finished job for up to its `MAX_AGE` (500 ms), so the HTTP layer renders it
+/// once rather than per poll.
+pub struct AnsweredState {
+    pub state: PortabilityArchiveState,
+    /// The rendered response body, compact at 0 and pretty-printed at 1, filled by the first
+    /// request that needs it.
+    pub json: [OnceLock<bytes::Bytes>; 2],
+}
+
+impl AnsweredState {
+    fn new(state: PortabilityArchiveState) -> Self {
+        Self { state, json: Default::default() }
+    }
+}
 
 impl Dataport {
     /// Resolves a bearer token (E1–E4), from the read cache when it holds the token.
@@ -141,7 +157,7 @@ impl Dataport {
         &self,
         token: Option<&str>,
         id: &str,
-    ) -> Result<(Principal, Arc<PortabilityArchiveState>), ApiError> {
+    ) -> Result<(Principal, Arc<AnsweredState>), ApiError> {
         let hash = auth::presented_hash(token)?;
         let id = if id.len() > MAX_JOB_ID_LEN { "" } else { id };
         let now = Timestamp::now();
@@ -158,7 +174,7 @@ impl Dataport {
         let principal = auth::principal(record.as_deref(), &self.catalogue, now)?;
         let job = owned(&principal, job)?;
         let state = self.cache.state(&job.id).unwrap_or_else(|| {
-            let state = Arc::new(self.state_of(&job));
+            let state = Arc::new(AnsweredState::new(self.state_of(&job)));
             self.cache.keep_state(generation, &job, &state);
             state
         });

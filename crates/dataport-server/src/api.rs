@@ -96,7 +96,10 @@ async fn serve(
             let request = proto_json::parse_initiate(&body).map_err(invalid_body)?;
             respond::success(&core.initiate(&principal, request).await?, params)
         }
-        Endpoint::State { .. } => respond::success(&*state.ok_or(ApiError::Internal)?, params),
+        Endpoint::State { .. } => {
+            let answered = state.ok_or(ApiError::Internal)?;
+            respond::success_kept(&answered.state, &answered.json, params)
+        }
         Endpoint::Retry { id } => {
             proto_json::parse_empty(&body).map_err(invalid_body)?;
             respond::success(&core.retry(&principal, &id).await?, params)

@@ -81,12 +81,13 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let started = Instant::now();
         let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let span =
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id);
         let method = method_label(request.method());
         let answering = span.in_scope(|| self.inner.call(request)).instrument(span);
-        Observed { answering, core: self.core.clone(), method, started: Instant::now() }
+        Observed { answering, core: self.core.clone(), method, started }
     }
 }
 

@@ -1,8 +1,11 @@
 //! Rendering of API responses: JSON (pretty or compact), partial responses, JSONP, and the error
 //! envelope with the headers that go with it.
 
+use std::sync::OnceLock;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 
 use dataport_core::ApiError;
@@ -20,12 +23,31 @@ pub fn success<T: Serialize>(body: &T, params: &SystemParams) -> Response {
         None => to_json(body, params.pretty),
     };
     match rendered {
-        Ok(json) => render(StatusCode::OK, json, params),
-        Err(e) => {
-            tracing::error!(error = %e, "could not serialise a response");
-            error(&ApiError::Internal, "", params)
-        }
+        Ok(json) => render(StatusCode::OK, json.into(), params),
+        Err(e) => unserialisable(&e, params),
     }
+}
+
+/// [`success`] for a body answered many times over: its whole rendering is made once, into
+/// `kept` (compact at 0, pretty-printed at 1), and sent from there after.
+pub fn success_kept<T: Serialize>(body: &T, kept: &[OnceLock<Bytes>; 2], params: &SystemParams) -> Response {
+    if params.fields.is_some() {
+        return success(body, params);
+    }
+    let slot = &kept[usize::from(params.pretty)];
+    let json = match slot.get() {
+        Some(json) => json.clone(),
+        None => match to_json(body, params.pretty) {
+            Ok(json) => slot.get_or_init(|| json.into()).clone(),
+            Err(e) => return unserialisable(&e, params),
+        },
+    };
+    render(StatusCode::OK, json, params)
+}
+
+fn unserialisable(e: &serde_json::Error, params: &SystemParams) -> Response {
+    tracing::error!(error = %e, "could not serialise a response");
+    error(&ApiError::Internal, "", params)
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> serde_json::Result<String> {
@@ -38,7 +60,7 @@ pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
     let status = err.to_status(domain);
     let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let json = to_json(&status.into_envelope(), params.pretty).unwrap_or_else(|_| "{}".to_owned());
-    let mut response = render(code, json, params);
+    let mut response = render(code, json.into(), params);
     let headers = response.headers_mut();
     match err {
         // SPEC §4 puts `error="invalid_token"` on every 401, also when credentials are missing.
@@ -65,11 +87,12 @@ pub fn error(err: &ApiError, domain: &str, params: &SystemParams) -> Response {
     response
 }
 
-fn render(code: StatusCode, json: String, params: &SystemParams) -> Response {
+fn render(code: StatusCode, json: Bytes, params: &SystemParams) -> Response {
     let mut response = match &params.callback {
         // Google's prefix: a leading comment keeps the body from being read as anything but script.
         Some(callback) => {
-            (code, [(header::CONTENT_TYPE, JAVASCRIPT)], format!("/**/{callback}({json})")).into_response()
+            let script = [format!("/**/{callback}(").as_bytes(), &json, b")"].concat();
+            (code, [(header::CONTENT_TYPE, JAVASCRIPT)], script).into_response()
         }
         None => (code, [(header::CONTENT_TYPE, JSON)], json).into_response(),
     };

@@ -48,6 +48,38 @@ async fn undeclared_methods_get_405_with_the_envelope_and_unknown_paths_404() {
     }
 }
 
+/// The state of a finished job is rendered once per flavour and then answered from the read
+/// cache: every flavour, asked for in any order, answers what a fresh rendering would. (URLs are
+/// compared by count: they are signed again once the cached state is 500 ms old.)
+#[tokio::test]
+async fn a_finished_jobs_state_answers_every_rendering_alike() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u", "c", &["myactivity.search"], Access::OneTime).await;
+    let id = app.initiate(&token, r#"{"resources":["myactivity.search"]}"#).await;
+    let done = app.wait_done(&token, &id, std::time::Duration::from_secs(10)).await;
+    assert_eq!(done["state"], "COMPLETE");
+    let same = |got: &serde_json::Value| {
+        for field in ["name", "state", "exportTime"] {
+            assert_eq!(got[field], done[field], "{field} in {got}");
+        }
+        assert_eq!(got["urls"].as_array().map(Vec::len), done["urls"].as_array().map(Vec::len), "{got}");
+    };
+    let state = format!("/v1/archiveJobs/{id}/portabilityArchiveState");
+    for _ in 0..2 {
+        let compact = app.get(&format!("{state}?prettyPrint=false"), &token).await;
+        assert!(!compact.text.contains('\n'), "{}", compact.text);
+        same(&compact.json);
+        let pretty = app.get(&state, &token).await;
+        assert!(pretty.text.contains("\n  \"state\": \"COMPLETE\""), "{}", pretty.text);
+        same(&pretty.json);
+        let masked = app.get(&format!("{state}?fields=state"), &token).await;
+        assert_eq!(masked.json, serde_json::json!({ "state": "COMPLETE" }));
+        let jsonp = app.get(&format!("{state}?callback=cb&prettyPrint=false"), &token).await;
+        let call = jsonp.text.strip_prefix("/**/cb(").and_then(|t| t.strip_suffix(')')).expect("a JSONP call");
+        same(&serde_json::from_str(call).expect("JSON in the call"));
+    }
+}
+
 #[tokio::test]
 async fn system_parameters() {
     let app = TestApp::spawn_with(|c| c.workers = 0).await;
