@@ -200,16 +200,13 @@ mod tests {
 
     fn state(job: &Job) -> Arc<AnsweredState> {
         let (name, urls) = (job.id.clone(), Vec::new());
-        Arc::new(AnsweredState {
-            state: dataport_types::PortabilityArchiveState {
-                name,
-                state: job.state,
-                urls,
-                start_time: None,
-                export_time: job.export_time,
-            },
-            json: Default::default(),
-        })
+        Arc::new(AnsweredState::new(dataport_types::PortabilityArchiveState {
+            name,
+            state: job.state,
+            urls,
+            start_time: None,
+            export_time: job.export_time,
+        }))
     }
 
     fn later() -> Timestamp {

@@ -34,7 +34,7 @@ pub struct AnsweredState {
 }
 
 impl AnsweredState {
-    fn new(state: PortabilityArchiveState) -> Self {
+    pub(crate) fn new(state: PortabilityArchiveState) -> Self {
         Self { state, json: Default::default() }
     }
 }

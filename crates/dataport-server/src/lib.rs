@@ -219,7 +219,7 @@ fn router(state: AppState) -> Router {
         .with_state(state.clone());
     let limited = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(observe::ObserveLayer::new(state.core.clone()))
+        .layer(tower::layer::layer_fn(|inner| observe::Observe::new(inner, state.core.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, HANDLER_TIMEOUT))
         .layer(tower::layer::layer_fn(LimitHead))

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use axum::http::{HeaderName, Method, Request};
 use axum::response::Response;
-use tower::{Layer, Service};
+use tower::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
@@ -42,30 +42,17 @@ pub async fn label_route(
     response
 }
 
-/// Observes every request that reaches the services it wraps.
-#[derive(Clone)]
-pub struct ObserveLayer {
-    core: Arc<Dataport>,
-}
-
-impl ObserveLayer {
-    pub fn new(core: Arc<Dataport>) -> Self {
-        Self { core }
-    }
-}
-
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner, core: self.core.clone() }
-    }
-}
-
+/// Observes every request that reaches `inner`.
 #[derive(Clone)]
 pub struct Observe<S> {
     inner: S,
     core: Arc<Dataport>,
+}
+
+impl<S> Observe<S> {
+    pub fn new(inner: S, core: Arc<Dataport>) -> Self {
+        Self { inner, core }
+    }
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>

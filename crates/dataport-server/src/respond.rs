@@ -36,13 +36,13 @@ pub fn success_kept<T: Serialize>(body: &T, kept: &[OnceLock<Bytes>; 2], params:
     }
     let slot = &kept[usize::from(params.pretty)];
     let json = match slot.get() {
-        Some(json) => json.clone(),
+        Some(json) => json,
         None => match to_json(body, params.pretty) {
-            Ok(json) => slot.get_or_init(|| json.into()).clone(),
+            Ok(json) => slot.get_or_init(|| json.into()),
             Err(e) => return unserialisable(&e, params),
         },
     };
-    render(StatusCode::OK, json, params)
+    render(StatusCode::OK, json.clone(), params)
 }
 
 fn unserialisable(e: &serde_json::Error, params: &SystemParams) -> Response {
