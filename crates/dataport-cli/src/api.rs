@@ -3,7 +3,8 @@
 //! expires or is refused, once — or one given as is (`--token`).
 //!
 //! Transient failures (502/503/504, timeouts, a rate limit with its `Retry-After`) are retried a
-//! few times; everything else becomes a [`CliError`] at once.
+//! few times; everything else becomes a [`CliError`] at once. An answer is read up to
+//! [`MAX_API_ANSWER`] bytes and no further, whatever the server sends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,16 +34,65 @@ const EXPIRY_MARGIN_SECONDS: i64 = 60;
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts of a call that keeps failing transiently.
 const ATTEMPTS: u32 = 3;
+/// The largest API answer read (a state answer lists one signed URL per part: a few KiB).
+pub const MAX_API_ANSWER: usize = 16 * 1024 * 1024;
 
-/// The HTTP client every command shares: no proxy from the environment, bounded connects and
-/// reads (a download may take as long as it needs while bytes keep coming).
-pub fn http_client() -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("dataport-cli/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(120))
-        .build()
-        .map_err(|e| CliError::network(format!("cannot start the HTTP client: {e}")))
+/// The HTTP clients every command shares: bounded connects and reads (a download may take as
+/// long as it needs while bytes keep coming). Cheap to clone.
+#[derive(Clone)]
+pub struct Http {
+    /// API calls and archive downloads. Redirects are followed (a signed URL may answer with a
+    /// presigned storage URL, SPEC §9); one that leaves the origin loses `Authorization`.
+    pub web: reqwest::Client,
+    /// OAuth metadata and token requests: redirects are not followed, because a 307 or 308 would
+    /// send the request's body — a code and its verifier, a refresh token, a client secret —
+    /// wherever it points.
+    pub oauth: reqwest::Client,
+}
+
+/// The clients of one run.
+pub fn http_client() -> Result<Http, CliError> {
+    let builder = || {
+        reqwest::Client::builder()
+            .user_agent(concat!("dataport-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+    };
+    let failed = |e: reqwest::Error| CliError::network(format!("cannot start the HTTP client: {e}"));
+    Ok(Http {
+        web: builder().build().map_err(failed)?,
+        oauth: builder().redirect(reqwest::redirect::Policy::none()).build().map_err(failed)?,
+    })
+}
+
+/// Why a response body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
+    /// The body is longer than the cap (by its `Content-Length`, or as it came).
+    TooLarge,
+}
+
+/// Reads a response body of at most `cap` bytes. A longer one is not read further: the response
+/// is dropped, which closes its connection.
+pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|length| length > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A one-line message for a body over its cap.
+pub fn too_large(what: &str, cap: usize) -> CliError {
+    CliError::network(format!("{what}: the server's answer is larger than {} KiB; not read", cap / 1024))
 }
 
 /// A one-line message for a transport failure, without the URL (signed URLs carry signatures).
@@ -74,7 +124,7 @@ enum Credentials {
 /// A client of one API base URL with one set of credentials. Cheap to share behind an `Arc`;
 /// concurrent calls that find the token expired refresh it once between them.
 pub struct Api {
-    http: reqwest::Client,
+    http: Http,
     base: String,
     credentials: Mutex<Credentials>,
     clock: Clock,
@@ -84,7 +134,7 @@ pub struct Api {
 
 impl Api {
     /// A client that sends `token` as is.
-    pub fn with_token(http: reqwest::Client, base: &str, token: String, clock: Clock) -> Arc<Self> {
+    pub fn with_token(http: Http, base: &str, token: String, clock: Clock) -> Arc<Self> {
         Arc::new(Self {
             http,
             google: is_google(base),
@@ -96,7 +146,7 @@ impl Api {
 
     /// A client with the tokens of profile `name`; `base` overrides the profile's API.
     pub fn with_profile(
-        http: reqwest::Client,
+        http: Http,
         base: Option<&str>,
         config: ConfigDir,
         name: &str,
@@ -117,8 +167,9 @@ impl Api {
         &self.base
     }
 
+    /// The client of archive downloads.
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        &self.http.web
     }
 
     /// `portabilityArchive.initiate`.
@@ -191,6 +242,7 @@ impl Api {
             let token = self.access_token().await?;
             let mut request = self
                 .http
+                .web
                 .request(method.clone(), &url)
                 .bearer_auth(&token)
                 .header(header::ACCEPT, "application/json")
@@ -212,14 +264,14 @@ impl Api {
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let bytes = match response.bytes().await {
+            let bytes = match read_capped(response, MAX_API_ANSWER).await {
                 Ok(bytes) => bytes,
-                Err(e) if attempt < ATTEMPTS => {
-                    let _ = e;
+                Err(BodyError::TooLarge) => return Err(too_large(&self.base, MAX_API_ANSWER)),
+                Err(BodyError::Transport(_)) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
                     continue;
                 }
-                Err(e) => return Err(transport_error(&e, &self.base)),
+                Err(BodyError::Transport(e)) => return Err(transport_error(&e, &self.base)),
             };
             if status.is_success() {
                 return serde_json::from_slice(&bytes)
@@ -287,7 +339,7 @@ impl Api {
             return Err(CliError::auth(format!("profile {name} is not signed in; run dataport login")));
         };
         let client = Client { id: profile.client_id.clone(), secret: profile.client_secret.clone() };
-        let tokens = oauth::refresh(&self.http, &profile.token_endpoint, &client, &refresh_token).await?;
+        let tokens = oauth::refresh(&self.http.oauth, &profile.token_endpoint, &client, &refresh_token).await?;
         profile.access_token = Some(tokens.access_token.clone());
         profile.expires_at = tokens.expires_in.map(|s| Timestamp::now().unix_seconds() + s);
         if let Some(rotated) = tokens.refresh_token {

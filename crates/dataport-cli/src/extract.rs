@@ -3,6 +3,10 @@
 //! output directory (absolute paths, `..`, symbolic links), and nothing already there is
 //! overwritten — a file with the same content is left as is, one with other content gets the new
 //! file next to it as `name(1).ext`, the way Google numbers duplicates.
+//!
+//! The archive is the server's word, so decompression is bounded: no entry yields more bytes
+//! than its ZIP header declares, and when there is a manifest, no entry more than the manifest
+//! says and no entry the manifest does not list (but the index's own two files) is extracted.
 
 use std::collections::HashMap;
 use std::fs;
@@ -48,6 +52,13 @@ pub enum ExtractError {
 }
 
 /// The files `Portability/manifest.json` lists (SPEC §8).
+/// The index part's own files, which the manifest does not list (it cannot list itself).
+const INDEX_FILES: [&str; 2] = ["Portability/manifest.json", "Portability/archive_browser.json"];
+
+/// The most an index file (the manifest, `archive_browser.json`) may hold: 128 MiB, about half a
+/// million listed files.
+pub const MAX_INDEX_FILE: u64 = 128 * 1024 * 1024;
+
 #[derive(Deserialize)]
 struct Manifest {
     files: Vec<ManifestFile>,
@@ -90,9 +101,13 @@ fn is_symlink_mode(mode: Option<u32>) -> bool {
 }
 
 /// Verifies and extracts the parts of one job into `out`, through `staging` (all files of the
-/// job are checked before any is moved into place).
+/// job are checked before any is moved into place). `staging` is the caller's: an empty or
+/// missing folder, which the caller also clears afterwards.
+///
+/// Each entry is read up to the size its ZIP header declares and, with a manifest, the size the
+/// manifest lists (a longer one is corrupt); with a manifest, an entry it does not list is
+/// refused, except the index part's own `manifest.json` and `archive_browser.json`.
 pub fn extract_job(out: &Path, staging: &Path, parts: &[PathBuf]) -> Result<Extracted, ExtractError> {
-    let _ = fs::remove_dir_all(staging);
     let io = |path: &Path, e: std::io::Error| ExtractError::Io(format!("{}: {e}", path.display()));
     let last = parts.len().saturating_sub(1);
     let manifest = match parts.last() {
@@ -125,6 +140,18 @@ pub fn extract_job(out: &Path, staging: &Path, parts: &[PathBuf]) -> Result<Extr
             if entry.is_dir() {
                 continue;
             }
+            let listed = expected.remove(&(n, name.clone()));
+            let cap = match (&manifest, listed) {
+                (_, Some(listed)) => listed.size,
+                (Some(_), None) if n == last && INDEX_FILES.contains(&name.as_str()) => MAX_INDEX_FILE,
+                (Some(_), None) => {
+                    return Err(ExtractError::Refused(format!(
+                        "the entry {name:?} of part {n} is not listed in the manifest"
+                    )));
+                }
+                (None, None) => u64::MAX,
+            }
+            .min(entry.size());
             let destination = staging.join(n.to_string()).join(&relative);
             if let Some(parent) = destination.parent() {
                 fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
@@ -133,17 +160,22 @@ pub fn extract_job(out: &Path, staging: &Path, parts: &[PathBuf]) -> Result<Extr
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             let mut buffer = vec![0u8; 128 * 1024];
+            // One byte past the cap tells a longer entry from one of exactly that size.
+            let mut bounded = (&mut entry).take(cap.saturating_add(1));
             loop {
-                let read = entry.read(&mut buffer).map_err(|e| corrupt(format!("{name}: {e}")))?;
+                let read = bounded.read(&mut buffer).map_err(|e| corrupt(format!("{name}: {e}")))?;
                 if read == 0 {
                     break;
                 }
+                size += read as u64;
+                if size > cap {
+                    return Err(corrupt(format!("{name} holds more than the {cap} bytes declared for it")));
+                }
                 hasher.update(&buffer[..read]);
                 writer.write_all(&buffer[..read]).map_err(|e| io(&destination, e))?;
-                size += read as u64;
             }
             let sha256 = hex::encode(hasher.finalize());
-            if let Some(listed) = expected.remove(&(n, name.clone()))
+            if let Some(listed) = listed
                 && (listed.size != size || !listed.sha256.eq_ignore_ascii_case(&sha256))
             {
                 return Err(corrupt(format!("{name} does not match the manifest's size and SHA-256")));
@@ -167,13 +199,16 @@ pub fn extract_job(out: &Path, staging: &Path, parts: &[PathBuf]) -> Result<Extr
 fn read_manifest(index: &Path) -> Result<Option<Manifest>, String> {
     let file = fs::File::open(index).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| format!("not a ZIP file: {e}"))?;
-    let mut entry = match zip.by_name("Portability/manifest.json") {
+    let entry = match zip.by_name("Portability/manifest.json") {
         Ok(entry) => entry,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     let mut text = Vec::new();
-    entry.read_to_end(&mut text).map_err(|e| format!("manifest.json: {e}"))?;
+    entry.take(MAX_INDEX_FILE + 1).read_to_end(&mut text).map_err(|e| format!("manifest.json: {e}"))?;
+    if text.len() as u64 > MAX_INDEX_FILE {
+        return Err(format!("manifest.json is larger than {} MiB", MAX_INDEX_FILE >> 20));
+    }
     serde_json::from_slice(&text).map(Some).map_err(|e| format!("manifest.json is not valid: {e}"))
 }
 
@@ -348,6 +383,36 @@ mod tests {
         let parts = write_parts(dir.path(), &[writer.finish().expect("finish").into_inner()]);
         let result = extract_job(&out, &dir.path().join("staging"), &parts);
         assert!(matches!(result, Err(ExtractError::Refused(_))), "{result:?}");
+    }
+
+    #[test]
+    fn with_a_manifest_unlisted_entries_are_refused_and_entries_capped_at_its_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        fs::create_dir_all(&out).expect("out");
+        let data: &[u8] = b"listed";
+        let index = zip_file(&[
+            ("Portability/archive_browser.json", b"{}"),
+            ("Portability/manifest.json", &manifest(&[("Portability/A/a.json", 0, data)])),
+        ]);
+        let parts =
+            write_parts(dir.path(), &[zip_file(&[("Portability/A/a.json", data), ("Portability/evil", b"x")]), index]);
+        let result = extract_job(&out, &dir.path().join("staging"), &parts);
+        assert!(matches!(&result, Err(ExtractError::Refused(m)) if m.contains("not listed")), "{result:?}");
+        assert!(!out.join("Portability").exists(), "nothing is placed");
+
+        // Listed as 6 bytes, inflating to 1 MiB: read no further than 7.
+        let bomb = vec![b'x'; 1 << 20];
+        let small = zip_file(&[("Portability/manifest.json", &manifest(&[("Portability/A/a.json", 0, data)]))]);
+        let parts = write_parts(dir.path(), &[zip_file(&[("Portability/A/a.json", &bomb)]), small]);
+        let staging = dir.path().join("staging-bomb");
+        let result = extract_job(&out, &staging, &parts);
+        assert!(
+            matches!(&result, Err(ExtractError::Corrupt { part: 0, message }) if message.contains("more than the 6 bytes")),
+            "{result:?}"
+        );
+        let written: u64 = fs::metadata(staging.join("0/Portability/A/a.json")).map(|m| m.len()).unwrap_or(0);
+        assert!(written <= 6, "{written} bytes written of an entry listed as 6");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod api;
 pub mod download;
 pub mod error;
 pub mod extract;
+pub mod job;
 pub mod oauth;
 pub mod output;
 pub mod profile;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use dataport_cli::api::{self, Api};
 use dataport_cli::error::{self, CliError};
+use dataport_cli::job::JobId;
 use dataport_cli::oauth::{self, Client, Endpoints};
 use dataport_cli::output::{Clock, Output, Report};
 use dataport_cli::profile::{self, ConfigDir, Profile};
@@ -31,7 +32,14 @@ Exit codes:
   6  network/server: connection refused, 5xx, timeouts, a corrupt download after retries
 
 With --json, stdout holds exactly one JSON document, also on failure:
-  {\"error\": {\"code\", \"kind\", \"message\", \"status\"?, \"reason\"?}}";
+  {\"error\": {\"code\", \"kind\", \"message\", \"status\"?, \"reason\"?}}
+
+What a server sends is bounded (more is refused, exit 6): an API answer 16 MiB; OAuth
+metadata or a token answer 1 MiB; an archive's manifest.json 128 MiB; every archive entry its
+ZIP header's size and, with a manifest, the manifest's (an entry it does not list is refused).
+Job ids must match [A-Za-z0-9._~-]{1,200}, not starting or ending with '.'. Token requests
+follow no redirect; a server's OAuth endpoints must be https (http only on loopback) on its
+own origin.";
 
 /// Pull your data from a Data Portability API: a dataport server or Google's.
 #[derive(Parser)]
@@ -263,7 +271,7 @@ fn connect(
     global: &Global,
     explicit_profile: bool,
     config: &ConfigDir,
-    http: reqwest::Client,
+    http: api::Http,
     clock: Clock,
 ) -> Result<Arc<Api>, CliError> {
     let name = &global.profile;
@@ -308,7 +316,7 @@ async fn login(
     args: LoginArgs,
     global: &Global,
     config: &ConfigDir,
-    http: &reqwest::Client,
+    http: &api::Http,
     output: &Output,
 ) -> Result<Report, CliError> {
     let name = &global.profile;
@@ -334,13 +342,13 @@ async fn login(
         (Endpoints::google(), oauth::GOOGLE_ISSUER.to_owned())
     } else if let Some(server) = &args.server {
         check_base(server)?;
-        let endpoints = Endpoints::discover(http, server).await?;
+        let endpoints = Endpoints::discover(&http.oauth, server).await?;
         (endpoints, server.trim_end_matches('/').to_owned())
     } else if let Some(profile) = &existing {
         if profile.google {
             (Endpoints::google(), profile.server.clone())
         } else {
-            (Endpoints::discover(http, &profile.server).await?, profile.server.clone())
+            (Endpoints::discover(&http.oauth, &profile.server).await?, profile.server.clone())
         }
     } else {
         return Err(CliError::usage("dataport login needs --server URL (a dataport server) or --google"));
@@ -371,7 +379,8 @@ async fn login(
         endpoints.token = token_uri;
     }
     let signed =
-        oauth::sign_in(http, &endpoints, &client, &resources, !args.no_browser, &|line| eprintln!("{line}")).await?;
+        oauth::sign_in(&http.oauth, &endpoints, &client, &resources, !args.no_browser, &|line| eprintln!("{line}"))
+            .await?;
     let profile = Profile {
         server: server.clone(),
         api: endpoints.api.clone(),
@@ -438,10 +447,8 @@ async fn single(command: Command, api: &Api, profile: &str) -> Result<Report, Cl
         }
         Command::Retry { job } => {
             let retried = api.retry(&job).await.map_err(|e| e.context(&format!("job {job}")))?;
-            Ok(Report {
-                json: json!({ "archiveJobId": retried.archive_job_id, "retryOf": job }),
-                human: vec![retried.archive_job_id],
-            })
+            let new_job = JobId::from_server(&retried.archive_job_id, "retry's answer")?;
+            Ok(Report { json: json!({ "archiveJobId": new_job, "retryOf": job }), human: vec![new_job.to_string()] })
         }
         Command::Reset => {
             api.reset().await?;

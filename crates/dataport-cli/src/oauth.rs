@@ -5,6 +5,10 @@
 //!
 //! Tokens are handed to the profile and to `Authorization` headers only: nothing here prints or
 //! logs them, and error messages quote the server's `error`, never a request.
+//!
+//! What a server says is checked before it is used: the endpoints of its metadata must be https
+//! (http only on loopback) on the server's own origin, answers are read up to
+//! [`MAX_OAUTH_ANSWER`], and the caller's client follows no redirect (see [`crate::api::Http`]).
 
 use std::time::Duration;
 
@@ -16,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::api::{BodyError, read_capped, too_large};
 use crate::error::CliError;
 
 /// Google's authorization endpoint.
@@ -32,6 +37,9 @@ pub const GOOGLE_API: &str = "https://dataportability.googleapis.com";
 pub const GOOGLE_SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/dataportability.";
 /// The public PKCE client every dataport server in emulator mode has.
 pub const DEMO_CLIENT: &str = "demo-client";
+
+/// The largest metadata or token answer read (real ones are a few KiB).
+pub const MAX_OAUTH_ANSWER: usize = 1024 * 1024;
 
 /// How long `dataport login` waits for the browser to come back.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -67,7 +75,9 @@ impl Endpoints {
     }
 
     /// Reads `<server>/.well-known/oauth-authorization-server` (RFC 8414 §3). The API is served
-    /// by the same origin.
+    /// by the same origin, and so must every endpoint the metadata names be ([`check_endpoint`]):
+    /// the authorization endpoint is opened in the browser, the token endpoint is sent codes,
+    /// refresh tokens and client secrets.
     pub async fn discover(http: &reqwest::Client, server: &str) -> Result<Self, CliError> {
         #[derive(Deserialize)]
         struct Metadata {
@@ -89,9 +99,18 @@ impl Endpoints {
         if code != 200 {
             return Err(CliError::from_http(code, &format!("{url} (is {server} a dataport server?)")));
         }
-        let body = response.bytes().await.map_err(|e| crate::api::transport_error(&e, server))?;
+        let body = read_capped(response, MAX_OAUTH_ANSWER).await.map_err(|e| match e {
+            BodyError::TooLarge => too_large(&url, MAX_OAUTH_ANSWER),
+            BodyError::Transport(e) => crate::api::transport_error(&e, server),
+        })?;
         let metadata: Metadata = serde_json::from_slice(&body)
             .map_err(|e| CliError::network(format!("{url} is not OAuth server metadata: {e}")))?;
+        let origin = Url::parse(server).map_err(|e| CliError::usage(format!("bad server URL {server}: {e}")))?;
+        check_endpoint(&origin, "authorization_endpoint", &metadata.authorization_endpoint)?;
+        check_endpoint(&origin, "token_endpoint", &metadata.token_endpoint)?;
+        if let Some(revocation) = &metadata.revocation_endpoint {
+            check_endpoint(&origin, "revocation_endpoint", revocation)?;
+        }
         Ok(Self {
             issuer: metadata.issuer,
             authorization: metadata.authorization_endpoint,
@@ -119,6 +138,36 @@ impl Endpoints {
                 .ok_or_else(|| CliError::usage(format!("the server offers no resource group {group:?}"))),
         }
     }
+}
+
+/// Checks an endpoint `name` of `server`'s metadata: an absolute URL on the server's own origin
+/// (scheme, host and port), without credentials, over https — or http when the host is
+/// loopback. Anything else (`file:`, another host, plain http over a network) is refused.
+pub fn check_endpoint(server: &Url, name: &str, endpoint: &str) -> Result<(), CliError> {
+    let refuse = |why: &str| {
+        let shown: String = endpoint.chars().take(200).collect();
+        Err(CliError::network(format!("the server's metadata names {name} {shown:?}, which {why}; not used")))
+    };
+    let Ok(url) = Url::parse(endpoint) else { return refuse("is not a URL") };
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return refuse("is neither https nor http on loopback"),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse("carries credentials");
+    }
+    if url.origin() != server.origin() {
+        return refuse(&format!("is not on the server's origin {}", server.origin().ascii_serialization()));
+    }
+    Ok(())
 }
 
 /// The group a scope string names: what follows its last `dataportability.` (Google's prefix,
@@ -316,7 +365,15 @@ async fn token_request(
         .await
         .map_err(|e| crate::api::transport_error(&e, token_endpoint))?;
     let code = response.status().as_u16();
-    let bytes = response.bytes().await.map_err(|e| crate::api::transport_error(&e, token_endpoint))?;
+    if (300..400).contains(&code) {
+        return Err(CliError::network(format!(
+            "the token endpoint answered with a redirect (HTTP {code}), which dataport does not follow"
+        )));
+    }
+    let bytes = read_capped(response, MAX_OAUTH_ANSWER).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large("token endpoint", MAX_OAUTH_ANSWER),
+        BodyError::Transport(e) => crate::api::transport_error(&e, token_endpoint),
+    })?;
     if code == 200 {
         return serde_json::from_slice(&bytes)
             .map_err(|e| CliError::network(format!("the token endpoint sent an unreadable answer: {e}")));
@@ -704,6 +761,30 @@ mod tests {
         assert_eq!(secrets.client.id, "id.apps.googleusercontent.com");
         assert_eq!(secrets.client.secret.as_deref(), Some("s3"));
         assert!(parse_client_secrets(b"{}").is_err());
+    }
+
+    #[test]
+    fn metadata_endpoints_must_be_https_or_loopback_http_on_the_servers_origin() {
+        let local = Url::parse("http://127.0.0.1:8080").expect("url");
+        let public = Url::parse("https://dataport.example").expect("url");
+        assert!(check_endpoint(&local, "token_endpoint", "http://127.0.0.1:8080/token").is_ok());
+        assert!(check_endpoint(&public, "token_endpoint", "https://dataport.example/token").is_ok());
+        assert!(check_endpoint(&public, "token_endpoint", "https://dataport.example:443/token").is_ok());
+        let lan = Url::parse("http://192.168.1.5:8080").expect("url");
+        for (server, endpoint) in [
+            (&local, "file:///etc/passwd"),
+            (&local, "http://127.0.0.1:8081/token"),
+            (&local, "https://127.0.0.1:8080/token"),
+            (&local, "http://user:pw@127.0.0.1:8080/token"),
+            (&local, "/token"),
+            (&public, "http://dataport.example/token"),
+            (&public, "https://evil.example/token"),
+            (&public, "javascript:alert(1)"),
+            (&lan, "http://192.168.1.5:8080/token"),
+        ] {
+            let refused = check_endpoint(server, "token_endpoint", endpoint);
+            assert_eq!(refused.map_err(|e| e.exit_code()), Err(6), "{endpoint} for {server}");
+        }
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! - `<out>/.dataport/staging/<jobId>/` — a job's files while they are verified, before they are
 //!   moved into place.
 //!
+//! Every `<jobId>` is a [`JobId`]: an id the server sent (or `pending.json` kept) is checked
+//! before it names a file, so each of these is a plain name directly inside its folder, and a
+//! folder is removed whole only once shown to be a direct child of `staging/`.
+//!
 //! Each part is fetched by [`crate::download`]'s rules and checked and placed by
 //! [`crate::extract`]'s, which never overwrite.
 
@@ -32,6 +36,7 @@ use crate::api::{Api, transport_error};
 use crate::download::{PartFile, Plan, RateLimit, is_sha256_hex, resume_plan};
 use crate::error::{CliError, error_info};
 use crate::extract::{ExtractError, Extracted, extract_job, sha256_file};
+use crate::job::{JobId, is_direct_child};
 use crate::output::{Output, Report, human_bytes};
 use crate::profile::{ConfigDir, GroupState, State, create_private_dir};
 
@@ -84,7 +89,8 @@ struct Pending {
 #[serde(rename_all = "camelCase")]
 struct PendingJob {
     api: String,
-    job_id: String,
+    /// Checked when read: a `pending.json` with an unusable id is read as no pending job.
+    job_id: JobId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     start_time: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +101,7 @@ struct PendingJob {
 #[derive(Clone, Debug)]
 struct Finished {
     resource: String,
-    job_id: String,
+    job_id: JobId,
     export_time: Timestamp,
     start_time: Option<Timestamp>,
     urls: usize,
@@ -389,7 +395,7 @@ impl Pull {
         bar.set_message(format!("job {job_id}: verifying and extracting"));
         let extracted = self.extract(&job, parts).await?;
         if self.args.incremental {
-            let group_state = GroupState { export_time: state.export_time, job_id: job_id.clone(), no_time_filter };
+            let group_state = GroupState { export_time: state.export_time, job_id: job_id.to_string(), no_time_filter };
             self.remember(group, group_state).await?;
         }
         self.update_pending(|p| {
@@ -418,7 +424,7 @@ impl Pull {
         end: Option<Timestamp>,
         start_from_state: bool,
         no_time_filter: &mut bool,
-    ) -> Result<String, CliError> {
+    ) -> Result<JobId, CliError> {
         let resources = [group.to_owned()];
         match self.initiate_once(&resources, *start, end).await {
             Err(e) if start_from_state && !time_filter_applies(group) && e.status().is_some_and(names_start_time) => {
@@ -441,14 +447,16 @@ impl Pull {
         resources: &[String],
         start: Option<Timestamp>,
         end: Option<Timestamp>,
-    ) -> Result<String, CliError> {
+    ) -> Result<JobId, CliError> {
         match self.api.initiate(resources, start, end).await {
             Ok(response) => {
-                self.ui.note(&format!("{}: started job {}", resources.join(","), response.archive_job_id));
-                Ok(response.archive_job_id)
+                let id = JobId::from_server(&response.archive_job_id, "initiate's answer")?;
+                self.ui.note(&format!("{}: started job {id}", resources.join(",")));
+                Ok(id)
             }
             Err(e) => match existing_job(&e) {
                 Some(id) => {
+                    let id = JobId::from_server(&id, "the ALREADY_EXISTS answer")?;
                     self.ui.note(&format!("{}: job {id} is already in progress; using it", resources.join(",")));
                     Ok(id)
                 }
@@ -459,14 +467,14 @@ impl Pull {
 
     /// Polls until the job is COMPLETE, with backoff, showing progress from the `/x/v1`
     /// extension where the server has it.
-    async fn poll(&self, group: &str, job_id: &str, bar: &ProgressBar) -> Result<PortabilityArchiveState, CliError> {
+    async fn poll(&self, group: &str, job_id: &JobId, bar: &ProgressBar) -> Result<PortabilityArchiveState, CliError> {
         let mut details = !self.api.google;
         let mut failures = 0;
         let mut attempt = 0;
         let mut failure_reason = None;
         loop {
             if details {
-                match self.api.job_details(job_id).await {
+                match self.api.job_details(job_id.as_str()).await {
                     Ok(d) => {
                         let p = d.progress;
                         bar.set_message(format!(
@@ -481,7 +489,7 @@ impl Pull {
                     Err(_) => details = false,
                 }
             }
-            match self.api.state(job_id).await {
+            match self.api.state(job_id.as_str()).await {
                 Ok(state) => {
                     failures = 0;
                     match state.state {
@@ -514,7 +522,7 @@ impl Pull {
 
     /// The job an unfinished earlier pull into this directory started for `group` with the same
     /// time window on the same API.
-    async fn pending_job(&self, group: &str, start: Option<Timestamp>, end: Option<Timestamp>) -> Option<String> {
+    async fn pending_job(&self, group: &str, start: Option<Timestamp>, end: Option<Timestamp>) -> Option<JobId> {
         let _guard = self.pending_lock.lock().await;
         let pending = read_pending(&self.work);
         let job = pending.jobs.get(group)?;
@@ -548,8 +556,19 @@ impl Pull {
         let _ = fs::remove_dir(&self.work);
     }
 
-    fn download_path(&self, job_id: &str, part: usize) -> PathBuf {
-        self.work.join("downloads").join(format!("{job_id}-{part}.zip"))
+    fn download_path(&self, job_id: &JobId, part: usize) -> PathBuf {
+        job_id.child_of(&self.work.join("downloads"), &format!("-{part}.zip"))
+    }
+
+    /// Empties the job's staging folder, `staging/<jobId>/`: removed whole only when it is a
+    /// plain folder directly inside `staging/` (never a symbolic link, never anything else).
+    fn clear_staging(&self, job_id: &JobId) {
+        let root = self.work.join("staging");
+        let staging = job_id.child_of(&root, "");
+        let plain_dir = fs::symlink_metadata(&staging).is_ok_and(|m| m.is_dir());
+        if plain_dir && is_direct_child(&root, &staging) {
+            let _ = fs::remove_dir_all(&staging);
+        }
     }
 
     /// Downloads every part of the job (at most [`PARALLEL_DOWNLOADS`] at once over all jobs).
@@ -589,7 +608,7 @@ impl Pull {
         let _slot = self.downloads.acquire().await.map_err(|e| CliError::network(e.to_string()))?;
         let dir = self.work.join("downloads");
         tokio::fs::create_dir_all(&dir).await.map_err(|e| io_error(&dir, &e))?;
-        let part_path = dir.join(format!("{}-{part}.zip.part", job.job_id));
+        let part_path = job.job_id.child_of(&dir, &format!("-{part}.zip.part"));
         let mut file = PartFile::open(&part_path).await.map_err(|e| io_error(&part_path, &e))?;
         // What this part has added to the bar: its length once known, and its bytes on disk.
         let mut counted_total: Option<u64> = None;
@@ -738,14 +757,15 @@ impl Pull {
     /// Verifies and extracts the job's parts. A part that fails verification is downloaded
     /// again once; a second failure is reported.
     async fn extract(self: &Arc<Self>, job: &Arc<JobUrls>, mut parts: Vec<PathBuf>) -> Result<Extracted, CliError> {
-        let staging = self.work.join("staging").join(&job.job_id);
+        let staging = job.job_id.child_of(&self.work.join("staging"), "");
         let mut redownloaded = false;
         loop {
+            self.clear_staging(&job.job_id);
             let (out, staging_dir, paths) = (self.args.out.clone(), staging.clone(), parts.clone());
             let result = tokio::task::spawn_blocking(move || extract_job(&out, &staging_dir, &paths))
                 .await
                 .map_err(|e| CliError::network(format!("extraction stopped: {e}")))?;
-            let _ = fs::remove_dir_all(&staging);
+            self.clear_staging(&job.job_id);
             match result {
                 Ok(extracted) => {
                     for path in &parts {
@@ -767,6 +787,10 @@ impl Pull {
                     )));
                 }
                 Err(ExtractError::Refused(message)) => {
+                    // Not kept: a rerun fetches it again rather than trusting what was refused.
+                    for path in &parts {
+                        let _ = fs::remove_file(path);
+                    }
                     return Err(CliError::network(format!("job {}: archive refused: {message}", job.job_id)));
                 }
                 Err(ExtractError::Io(message)) => return Err(CliError::usage(message)),
@@ -777,7 +801,7 @@ impl Pull {
 
 /// A job's signed URLs, refreshed by a state call when one goes stale.
 struct JobUrls {
-    job_id: String,
+    job_id: JobId,
     urls: Mutex<Vec<String>>,
 }
 
@@ -793,7 +817,7 @@ impl JobUrls {
 
     /// Fresh signed URLs (every state poll of a COMPLETE job signs them anew, SPEC §9).
     async fn refresh(&self, api: &Api, part: usize) -> Result<(), CliError> {
-        let state = api.state(&self.job_id).await?;
+        let state = api.state(self.job_id.as_str()).await?;
         if state.state != JobState::Complete || state.urls.len() <= part {
             return Err(CliError::network(format!(
                 "job {} can no longer be downloaded (state {}, {} URLs)",

@@ -8,6 +8,7 @@
 mod deps;
 mod errors;
 mod harness;
+mod hostile;
 mod incremental;
 mod login;
 mod progress;
