@@ -811,3 +811,56 @@ async fn a_revocation_is_seen_by_the_next_poll_on_this_node() {
         assert_eq!(check.status, StatusCode::UNAUTHORIZED, "{user}: the next call after the revocation");
     }
 }
+
+// Issue #22: findings 5, 6 and 11 (finding 10 is in `config`).
+
+/// Issue #22 finding 5: `https://evil.example\@good.example/cb` was accepted at registration,
+/// and the consent page and `/account` named `good.example`, while browsers read the backslash
+/// as a slash and send the code to `evil.example`. Now registration parses redirect URIs as
+/// browsers do and refuses it, and the pages name the host a browser would go to, even for a
+/// URI registered before.
+#[tokio::test]
+async fn the_pages_name_the_host_browsers_send_the_code_to() {
+    let app = TestApp::spawn().await;
+    let hostile = r"https://evil.example\@good.example/cb";
+    for refused in [hostile, "https://good.example@evil.example/cb", "https://Good.Example/cb"] {
+        let added = app.core.add_client("Hostile", vec![refused.to_owned()], true, None).await;
+        assert!(added.is_err(), "{refused} was registered");
+    }
+    assert!(app.core.add_client("Fine", vec!["https://good.example/cb".to_owned()], true, None).await.is_ok());
+    // Registered straight in the store, as an older release let it be.
+    let legacy = dataport_core::model::Client {
+        id: "legacy".to_owned(),
+        name: "Legacy app".to_owned(),
+        redirect_uris: vec![hostile.to_owned()],
+        public: true,
+        disabled: false,
+        secret_hash: None,
+    };
+    assert!(app.core.store().create_client(&legacy, Timestamp::now()).await.expect("store"));
+    user(&app, ALICE.0, ALICE.1).await;
+    let mut browser = Browser::new(&app);
+    let request = Authorize {
+        client_id: "legacy",
+        redirect_uri: hostile,
+        groups: &["myactivity.search"],
+        challenge: Some(CHALLENGE),
+        extra: "",
+    };
+    let (_, reply) = sign_in(&mut browser, &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
+    let consent = browser.get(reply.location.as_deref().expect("to consent")).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
+    assert!(consent.html.contains("will be sent to <strong>evil.example</strong>"), "{}", consent.html);
+    assert!(!consent.html.contains("good.example"), "{}", consent.html);
+
+    app.token(ALICE.0, "legacy", &["myactivity.search"], Access::OneTime).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/account").await;
+    let csrf = hidden(&page.html, "csrf");
+    let reply = browser.post("/account/login", &[("csrf", &csrf), ("username", ALICE.0), ("password", ALICE.1)]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
+    let account = browser.get("/account").await;
+    assert!(account.html.contains("Legacy app") && account.html.contains("evil.example"), "{}", account.html);
+    assert!(!account.html.contains("good.example"), "{}", account.html);
+}
