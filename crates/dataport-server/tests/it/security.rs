@@ -864,3 +864,63 @@ async fn the_pages_name_the_host_browsers_send_the_code_to() {
     assert!(account.html.contains("Legacy app") && account.html.contains("evil.example"), "{}", account.html);
     assert!(!account.html.contains("good.example"), "{}", account.html);
 }
+
+/// A browser whose connections come from `source` (any 127.0.0.0/8 address).
+fn browser_from(app: &TestApp, source: [u8; 4]) -> Browser {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .expect("client");
+    Browser::with_client(&app.base, http)
+}
+
+/// Issue #22 finding 6: five wrong passwords from any address locked the account for 15 minutes
+/// for everyone, renewable. Now the lock is per (account, address): the guessing address is
+/// locked out of that account, and the owner elsewhere is not.
+#[tokio::test]
+async fn wrong_passwords_from_elsewhere_do_not_lock_the_owner_out() {
+    let app = TestApp::spawn_with(|c| c.auth_rate_limit_per_minute = 0).await;
+    user(&app, ALICE.0, ALICE.1).await;
+    client(&app, "native", None).await;
+    let request = native_request(&["myactivity.search"]);
+    let mut attacker = browser_from(&app, [127, 0, 0, 2]);
+    for i in 0..5 {
+        let (_, reply) = sign_in(&mut attacker, &request.path(), (ALICE.0, "guess")).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // The old code answered 429 here: the owner, elsewhere, was locked out.
+    let (_, reply) = sign_in(&mut browser_from(&app, [127, 0, 0, 1]), &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "alice signs in from her own address: {}", reply.html);
+    let (_, reply) = sign_in(&mut attacker, &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "the guessing address is locked out of alice");
+    assert!(reply.html.contains("Too many failed attempts"), "{}", reply.html);
+    let (_, reply) = sign_in(&mut attacker, &request.path(), ("nobody", "guess")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "but not out of every account");
+}
+
+/// Finding 6, the other side: guessing one account from many addresses is still bounded, by the
+/// account-wide limit (default 100 per 15 minutes; 12 here).
+#[tokio::test]
+async fn guessing_from_many_addresses_is_still_bounded() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth_rate_limit_per_minute = 0;
+        c.login_throttle.per_account = 12;
+    })
+    .await;
+    user(&app, ALICE.0, ALICE.1).await;
+    client(&app, "native", None).await;
+    let request = native_request(&["myactivity.search"]);
+    for (source, guesses) in [(2, 5), (3, 5), (4, 2)] {
+        let mut attacker = browser_from(&app, [127, 0, 0, source]);
+        for i in 0..guesses {
+            let (_, reply) = sign_in(&mut attacker, &request.path(), (ALICE.0, "guess")).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "127.0.0.{source} attempt {i}");
+        }
+        // Locked: for alice from this address after 5; after 12 in all, for alice from anywhere.
+        let (_, reply) = sign_in(&mut attacker, &request.path(), ALICE).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "127.0.0.{source} after {guesses} guesses");
+    }
+    let (_, reply) = sign_in(&mut browser_from(&app, [127, 0, 0, 5]), &request.path(), (ALICE.0, "guess")).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "a fresh address is refused: the account is locked");
+}
