@@ -924,3 +924,54 @@ async fn guessing_from_many_addresses_is_still_bounded() {
     let (_, reply) = sign_in(&mut browser_from(&app, [127, 0, 0, 5]), &request.path(), (ALICE.0, "guess")).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "a fresh address is refused: the account is locked");
 }
+
+/// Issue #22 finding 11: `/readyz`'s 503 named the blob store's path (S3: endpoint, bucket,
+/// prefix and S3's error XML) or the database's error, and `/token`, the OAuth metadata,
+/// `/openapi.json` and the discovery document lacked `X-Content-Type-Options: nosniff`. Now the
+/// 503 names the dependency only (the detail goes to the log and `dataport_not_ready`), and
+/// every response carries `nosniff`.
+#[tokio::test]
+async fn public_endpoints_reveal_no_internals_and_are_not_sniffable() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/openapi.json",
+        "/$discovery/rest?version=v1",
+        "/discovery/v1/apis/dataportability/v1/rest",
+        "/healthz",
+        "/readyz",
+        "/o/oauth2/v2/auth",
+    ] {
+        let reply = app.fetch(&format!("{}{path}", app.base)).await;
+        assert_eq!(
+            reply.headers().get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+    }
+    let (status, _, headers) = token(&app, &[("grant_type", "authorization_code")], None).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "/token");
+
+    let not_ready = |app: &TestApp| {
+        let url = format!("{}/readyz", app.base);
+        let http = app.http.clone();
+        async move {
+            let reply = http.get(url).send().await.expect("readyz");
+            assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+            reply.json::<Value>().await.expect("json")
+        }
+    };
+    if !app.backend.is_scale_out() {
+        let blobs = app.dir.path().join("blobs");
+        std::fs::remove_dir_all(&blobs).expect("remove the blob root");
+        let body = not_ready(&app).await;
+        assert_eq!(body, serde_json::json!({ "status": "unavailable", "reason": "blob store" }));
+        std::fs::create_dir_all(&blobs).expect("restore");
+        let metrics = app.core.metrics_text(false).await;
+        assert!(metrics.contains("dataport_not_ready_total{dependency=\"blob_store\"} 1\n"), "{metrics}");
+    }
+    app.core.store().close().await;
+    let body = not_ready(&app).await;
+    assert_eq!(body, serde_json::json!({ "status": "unavailable", "reason": "database" }));
+}
