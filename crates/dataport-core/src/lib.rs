@@ -205,7 +205,7 @@ impl Dataport {
 
     /// Whether this node can serve (SPEC §15 `/readyz`): the database (migrated at start) and
     /// the blob store answer, and the catalogue is loaded with at least one group. `Err` is the
-    /// first thing that is not ready, counted in the metric `dataport_not_ready{dependency}`.
+    /// first thing that is not ready, counted in the metric `dataport_not_ready_total{dependency}`.
     pub async fn ready(&self) -> Result<Readiness, NotReady> {
         let not_ready = |dependency: Dependency, detail: String| {
             self.metrics.not_ready(dependency.label());
