@@ -7,7 +7,7 @@ use crate::Dataport;
 use crate::auth::{hash_token, issue_access_token, mint_secret};
 use crate::consent::{self, ConsentError, Duration};
 use crate::model::{AuditEntry, AuditFilter, Client, JobFilter, JobRecord, User};
-use crate::oauth::is_loopback;
+use crate::oauth::parse_redirect_uri;
 use crate::store::StoreError;
 use crate::users::hash_password;
 
@@ -91,8 +91,9 @@ impl Dataport {
     }
 
     /// Registers an app. Redirect URIs must be https, loopback http (RFC 8252 §7.3) or a
-    /// private-use scheme such as `com.example.app:/cb` (RFC 8252 §7.1), without a fragment. A
-    /// confidential client gets a secret; a public one must use PKCE.
+    /// private-use scheme such as `com.example.app:/cb` (RFC 8252 §7.1), without a fragment, and
+    /// are stored as they parse ([`parse_redirect_uri`]). A confidential client gets a secret; a
+    /// public one must use PKCE.
     pub async fn add_client(
         &self,
         name: &str,
@@ -104,13 +105,7 @@ impl Dataport {
             return Err(invalid("a client needs at least one redirect URI"));
         }
         for uri in &redirect_uris {
-            let private_scheme =
-                uri.split_once(':').is_some_and(|(scheme, _)| scheme.contains('.') && !scheme.contains('/'));
-            if !(uri.starts_with("https://") || is_loopback(uri) || private_scheme) || uri.contains('#') {
-                return Err(invalid(format!(
-                    "redirect URI {uri:?}: use https, a loopback http URI, or an app scheme; no fragment"
-                )));
-            }
+            parse_redirect_uri(uri).map_err(invalid)?;
         }
         let id = id.unwrap_or_else(|| format!("dp-{}", uuid::Uuid::new_v4().simple()));
         let secret = (!public).then(|| mint_secret("dps_").value);

@@ -255,18 +255,59 @@ impl Config {
     }
 }
 
-/// `url` with any password replaced by `***`, for logs and messages.
+/// `url` fit for logs and messages: the password of `user:password@` and the values of query
+/// parameters whose names look secret ([`secret_parameter`]: libpq's `password=` and
+/// `sslpassword=`, keys, tokens) become `***`. Total: whatever the string, nothing of a secret
+/// in those two places is printed; the rest is kept byte for byte, so the operator sees the URL
+/// they wrote. (Issue #22 finding 10: `?password=` was printed by `config check` and start-up
+/// errors.)
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) if credentials.contains(':') => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
+    // RFC 3986 §3: the query starts at the first '?' and ends at the first '#' after it.
+    let (before_query, query_and_fragment) = match url.split_once('?') {
+        Some((before, after)) => (before, Some(after)),
+        None => (url, None),
+    };
+    let mut redacted = match before_query.split_once("://") {
+        // The userinfo ends at the authority's last '@'. A password with an unescaped '/' would
+        // end the authority early, so look up to the last '@' of everything before the query:
+        // hiding too much beats printing a password.
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => before_query.to_owned(),
+        },
+        None => before_query.to_owned(),
+    };
+    if let Some(rest) = query_and_fragment {
+        let (query, fragment) = match rest.split_once('#') {
+            Some((query, fragment)) => (query, Some(fragment)),
+            None => (rest, None),
+        };
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if secret_parameter(name) => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
+        if let Some(fragment) = fragment {
+            redacted.push('#');
+            redacted.push_str(fragment);
         }
-        _ => url.to_owned(),
     }
+    redacted
+}
+
+/// Whether a URL query parameter's value is a secret, by its (percent-decoded) name: it mentions
+/// a password, a secret, a token, a key or credentials (`password`, `sslpassword`, `passfile`,
+/// `secret_access_key`, `session_token`, `sslkey`, …).
+fn secret_parameter(name: &str) -> bool {
+    let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy().to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "key", "credential", "auth", "sig"].iter().any(|word| name.contains(word))
 }
 
 /// Parses `kid:secret` pairs (secret base64url, at least 32 bytes), comma-separated.
@@ -399,6 +440,34 @@ mod tests {
             redact_url("sqlite:///var/lib/dataport/dataport.sqlite"),
             "sqlite:///var/lib/dataport/dataport.sqlite"
         );
+    }
+
+    /// Issue #22 finding 10: `?password=` (libpq's other form) was printed as written.
+    #[test]
+    fn secret_query_parameters_in_urls_are_redacted() {
+        for (url, redacted) in [
+            (
+                "postgres://app@db.internal/dp?sslmode=require&password=hunter2",
+                "postgres://app@db.internal/dp?sslmode=require&password=***",
+            ),
+            ("postgresql:///dp?host=/run/pg&PassWord=hunter2", "postgresql:///dp?host=/run/pg&PassWord=***"),
+            (
+                "postgres://db/dp?sslpassword=hunter2&application_name=x",
+                "postgres://db/dp?sslpassword=***&application_name=x",
+            ),
+            ("postgres://db/dp?pass%77ord=hunter2", "postgres://db/dp?pass%77ord=***"),
+            ("postgres://app:hunter2@db/dp?password=hunter2#f", "postgres://app:***@db/dp?password=***#f"),
+            ("postgres://app:hun/ter2@db/dp", "postgres://app:***@db/dp"),
+            (
+                "s3://bucket/p?endpoint=http://127.0.0.1:9000&secret_access_key=hunter2",
+                "s3://bucket/p?endpoint=http://127.0.0.1:9000&secret_access_key=***",
+            ),
+            ("sqlite:dataport.sqlite?password=hunter2", "sqlite:dataport.sqlite?password=***"),
+            ("postgres://db/dp?sslmode=require&&x", "postgres://db/dp?sslmode=require&&x"),
+        ] {
+            assert_eq!(redact_url(url), redacted, "{url}");
+            assert!(!redact_url(url).contains("hunter2"), "{url}");
+        }
     }
 
     /// Processes starting together on one directory all read one complete key.

@@ -70,6 +70,43 @@ pub struct Readiness {
     pub catalogue_groups: usize,
 }
 
+/// What a node that cannot serve depends on ([`Dataport::ready`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dependency {
+    Database,
+    BlobStore,
+    Catalogue,
+}
+
+impl Dependency {
+    /// Its name: all that a public answer (`/readyz`) says of it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::BlobStore => "blob store",
+            Self::Catalogue => "catalogue",
+        }
+    }
+
+    /// Its metric label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::BlobStore => "blob_store",
+            Self::Catalogue => "catalogue",
+        }
+    }
+}
+
+/// Why [`Dataport::ready`] says no: which dependency, and the detail (its error, which may name
+/// hosts, buckets, paths and the service's own error text) for the operator's log only.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {detail}", dependency.name())]
+pub struct NotReady {
+    pub dependency: Dependency,
+    pub detail: String,
+}
+
 /// A running dataport core. Cheap to share behind an `Arc`. It is the only door to the store,
 /// the blobs and the signing keys: the HTTP layer and the admin commands call its use cases.
 pub struct Dataport {
@@ -167,13 +204,17 @@ impl Dataport {
     }
 
     /// Whether this node can serve (SPEC §15 `/readyz`): the database (migrated at start) and
-    /// the blob store answer, and the catalogue is loaded with at least one group. `Err` names
-    /// the first thing that is not ready.
-    pub async fn ready(&self) -> Result<Readiness, String> {
-        self.store.ping().await.map_err(|e| format!("database: {e}"))?;
-        self.blobs.check().await.map_err(|e| format!("blob store: {e}"))?;
+    /// the blob store answer, and the catalogue is loaded with at least one group. `Err` is the
+    /// first thing that is not ready, counted in the metric `dataport_not_ready_total{dependency}`.
+    pub async fn ready(&self) -> Result<Readiness, NotReady> {
+        let not_ready = |dependency: Dependency, detail: String| {
+            self.metrics.not_ready(dependency.label());
+            NotReady { dependency, detail }
+        };
+        self.store.ping().await.map_err(|e| not_ready(Dependency::Database, e.to_string()))?;
+        self.blobs.check().await.map_err(|e| not_ready(Dependency::BlobStore, e.to_string()))?;
         match self.catalogue.groups().len() {
-            0 => Err("catalogue: no resource group is loaded".to_owned()),
+            0 => Err(not_ready(Dependency::Catalogue, "no resource group is loaded".to_owned())),
             groups => Ok(Readiness { catalogue_groups: groups }),
         }
     }

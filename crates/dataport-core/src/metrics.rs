@@ -39,6 +39,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabels {
+    dependency: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     call: &'static str,
 }
@@ -91,6 +96,7 @@ pub struct Metrics {
     store_seconds: HistogramFamily<CallLabels>,
     tokens_issued: Family<GrantLabels, Counter>,
     sign_in_failures: Counter,
+    not_ready: Family<DependencyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -165,6 +171,12 @@ impl Metrics {
             "Sign-ins refused: wrong password, unknown user or throttled",
             sign_in_failures.clone(),
         );
+        let not_ready = Family::<DependencyLabels, Counter>::default();
+        registry.register(
+            "not_ready",
+            "Readiness checks answered 503, by the dependency that did not answer (the detail is in the log)",
+            not_ready.clone(),
+        );
         Self {
             registry,
             requests,
@@ -182,6 +194,7 @@ impl Metrics {
             store_seconds,
             tokens_issued,
             sign_in_failures,
+            not_ready,
         }
     }
 
@@ -228,6 +241,10 @@ impl Metrics {
 
     pub(crate) fn sign_in_failed(&self) {
         self.sign_in_failures.inc();
+    }
+
+    pub(crate) fn not_ready(&self, dependency: &'static str) {
+        self.not_ready.get_or_create(&DependencyLabels { dependency }).inc();
     }
 
     pub(crate) fn set_queue(&self, queued: u64, leased: u64, running_here: usize) {

@@ -151,6 +151,45 @@ pub fn is_loopback(uri: &str) -> bool {
     loopback_parts(uri).is_some()
 }
 
+/// Checks a redirect URI for registration (RFC 6749 §3.1.2, RFC 8252 §7.1 and §7.3) with the
+/// WHATWG URL parser that browsers use (the `url` crate), and returns it as parsed.
+///
+/// It must be https with a host, loopback http, or a private-use scheme such as
+/// `com.example.app:/cb`; without a fragment, a backslash or userinfo; and it must be written in
+/// its parsed form (it round-trips). So what the consent page names as its host ([`redirect_host`])
+/// is where a browser sends the code: `https://evil.example\@good.example/cb` goes to
+/// `evil.example`, and is refused.
+pub fn parse_redirect_uri(raw: &str) -> Result<url::Url, String> {
+    if raw.contains('\\') {
+        return Err(format!("redirect URI {raw:?}: a backslash is read as '/' by browsers"));
+    }
+    let uri = url::Url::parse(raw).map_err(|e| format!("redirect URI {raw:?}: {e}"))?;
+    if !uri.username().is_empty() || uri.password().is_some() {
+        return Err(format!("redirect URI {raw:?}: no user name or password (…@) in a redirect URI"));
+    }
+    let private_scheme = uri.scheme().contains('.');
+    let https = uri.scheme() == "https" && uri.host_str().is_some_and(|h| !h.is_empty());
+    if !(https || is_loopback(raw) || private_scheme) || uri.fragment().is_some() {
+        return Err(format!("redirect URI {raw:?}: use https, a loopback http URI, or an app scheme; no fragment"));
+    }
+    if uri.as_str() != raw {
+        return Err(format!("redirect URI {raw:?}: write it as it parses, {:?}", uri.as_str()));
+    }
+    Ok(uri)
+}
+
+/// The host (and a port other than the scheme's default) a redirect URI sends the browser to, as
+/// the consent page and the account page name it: parsed as a browser parses it. A URI without
+/// a host (a private-use scheme) is named by its scheme; one that does not parse, in full.
+pub fn redirect_host(uri: &str) -> String {
+    let Ok(parsed) = url::Url::parse(uri) else { return uri.to_owned() };
+    match (parsed.host_str(), parsed.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) if !host.is_empty() => host.to_owned(),
+        _ => parsed.scheme().to_owned(),
+    }
+}
+
 /// Exact match, except that a loopback URI may use any port (RFC 8252 §7.3).
 pub fn redirect_uri_allowed(registered: &[String], requested: &str) -> bool {
     if requested.contains('#') {
@@ -797,6 +836,48 @@ mod tests {
             assert!(!redirect_uri_allowed(&registered, bad), "{bad}");
         }
         assert!(redirect_uri_allowed(&["http://[::1]/".to_owned()], "http://[::1]:4242/"));
+    }
+
+    /// Issue #22 finding 5: `https://evil.example\@good.example/cb` was registered and the
+    /// consent page named `good.example`, while browsers send the code to `evil.example`.
+    #[test]
+    fn redirect_uris_are_registered_as_browsers_parse_them() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "https://app.example/@team/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]/",
+            "http://localhost/",
+            "com.example.app:/cb",
+        ] {
+            assert_eq!(parse_redirect_uri(ok).map(|u| u.to_string()).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "https://evil.example\\@good.example/cb",
+            "https://evil.example\\.good.example/cb",
+            "https://user@good.example/cb",
+            "https://user:pw@good.example/cb",
+            "https://@good.example/cb",
+            "http://localhost@evil.example/",
+            "https://App.Example/cb",
+            "https://app.example",
+            "https://app.example:443/cb",
+            " https://app.example/cb",
+            "https://app.example/c\tb",
+            "https://app.example/cb#frag",
+            "http://app.example/cb",
+            "https:/app.example/cb",
+            "javascript:alert(1)",
+            "not a uri",
+        ] {
+            assert!(parse_redirect_uri(bad).is_err(), "{bad}");
+        }
+        assert_eq!(redirect_host("https://evil.example\\@good.example/cb"), "evil.example");
+        assert_eq!(redirect_host("https://good.example:8443/cb"), "good.example:8443");
+        assert_eq!(redirect_host("http://127.0.0.1:7777/cb"), "127.0.0.1:7777");
+        assert_eq!(redirect_host("http://[::1]/"), "[::1]");
+        assert_eq!(redirect_host("com.example.app:/cb"), "com.example.app");
     }
 
     #[test]

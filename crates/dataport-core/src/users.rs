@@ -38,23 +38,49 @@ impl Decoy {
     }
 }
 
-/// Limits of failed sign-ins within a sliding window.
+/// Limits of failed sign-ins within a sliding window (issue #22 finding 6).
+///
+/// One address guessing one account is locked after `per_account_address` failures; one
+/// address is locked for every account after `per_address`; and the account is locked for every
+/// address only after `per_account`, far more. So someone elsewhere who knows a username cannot
+/// lock its owner out (with the defaults, that takes 20 addresses failing within 15 minutes),
+/// while guessing stays bounded: at most `per_account` passwords per account and window
+/// (100 per 15 minutes, 9,600 a day), whatever the number of addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottlePolicy {
+    /// Failures of one account from one address (default 5).
+    pub per_account_address: usize,
+    /// Failures of one account from all addresses together (default 100).
     pub per_account: usize,
+    /// Failures from one address for all accounts together (default 20).
     pub per_address: usize,
     pub window: Duration,
 }
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        Self { per_account: 5, per_address: 20, window: Duration::from_secs(15 * 60) }
+        Self { per_account_address: 5, per_account: 100, per_address: 20, window: Duration::from_secs(15 * 60) }
     }
 }
 
-/// Counts failed sign-ins per account and per client address, in the store, so that every node
-/// of a deployment shares the count. Once either limit is reached, attempts are refused without
-/// checking the password until the window moves.
+/// The address a sign-in is counted against: an IPv4 address, or the /64 network of an IPv6
+/// one (a single host is routinely given a whole /64, so its addresses are one client's).
+fn counted_address(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Counts failed sign-ins per (account, address), per account and per address, in the store, so
+/// that every node of a deployment shares the count. Once a limit of [`ThrottlePolicy`] is
+/// reached, attempts it covers are refused without checking the password until the window moves.
 ///
 /// An attempt is counted as failed *before* its password is checked ([`LoginThrottle::begin`],
 /// one store transaction) and taken back when it succeeds, so concurrent guesses cannot all pass
@@ -68,7 +94,8 @@ pub struct LoginThrottle {
 #[derive(Debug)]
 pub struct Attempt {
     id: String,
-    account: String,
+    /// The (account, address) key, whose earlier failures a success forgives.
+    pair: String,
 }
 
 impl LoginThrottle {
@@ -76,8 +103,8 @@ impl LoginThrottle {
         Self { policy }
     }
 
-    /// Admits an attempt and counts it as failed, or `Ok(Err(seconds))` when the account or the
-    /// address is locked out (the attempt is then not counted).
+    /// Admits an attempt and counts it as failed, or `Ok(Err(seconds))` when the account from
+    /// this address, the account, or the address is locked out (the attempt is then not counted).
     pub async fn begin(
         &self,
         store: &dyn Store,
@@ -86,9 +113,12 @@ impl LoginThrottle {
     ) -> Result<Result<Attempt, u64>, StoreError> {
         let now = Timestamp::now();
         let window = i64::try_from(self.policy.window.as_secs()).unwrap_or(i64::MAX);
-        let account = format!("u:{}", username.to_lowercase());
-        let keys = [account.clone(), format!("a:{address}")];
-        let limits = [self.policy.per_account, self.policy.per_address];
+        let (account, address) = (username.to_lowercase(), counted_address(address));
+        // The address comes first in the pair's key: it never holds '|', so no username can make
+        // one pair's key another's.
+        let pair = format!("p:{address}|{account}");
+        let keys = [pair.clone(), format!("u:{account}"), format!("a:{address}")];
+        let limits = [self.policy.per_account_address, self.policy.per_account, self.policy.per_address];
         let mut wait = 0;
         let mut admit = |seen: &[(u32, Option<Timestamp>)]| {
             for ((count, oldest), limit) in seen.iter().zip(limits) {
@@ -102,20 +132,22 @@ impl LoginThrottle {
         };
         let id = uuid::Uuid::new_v4().to_string();
         let admitted = store.begin_sign_in(&id, &keys, now.plus_seconds(-window), now, &mut admit).await?;
-        Ok(if admitted { Ok(Attempt { id, account }) } else { Err(wait) })
+        Ok(if admitted { Ok(Attempt { id, pair }) } else { Err(wait) })
     }
 
-    /// The attempt's password was right: it no longer counts, and the account's earlier
-    /// failures are forgiven.
+    /// The attempt's password was right: it no longer counts, and the earlier failures of the
+    /// account from this address are forgiven (not those from elsewhere: they still bound the
+    /// account's guesses).
     pub async fn succeeded(&self, store: &dyn Store, attempt: Attempt) -> Result<(), StoreError> {
-        store.sign_in_succeeded(&attempt.id, &attempt.account).await
+        store.sign_in_succeeded(&attempt.id, &attempt.pair).await
     }
 }
 
 /// Why a password sign-in was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Too many failures for the account or the client address; retry after this many seconds.
+    /// Too many failures for the account from this address, for the account, or for the
+    /// address; retry after this many seconds.
     #[error("too many failed attempts")]
     Throttled(u64),
     /// An unknown username or a wrong password: the two look the same, in timing too.
@@ -130,8 +162,8 @@ pub enum SignInError {
 
 impl Dataport {
     /// Signs a user in with a password (SPEC §10.2). The attempt is counted against the account
-    /// and `address` before the password is checked, an unknown username is checked against
-    /// the decoy hash, and a failure is audited.
+    /// from `address`, the account and `address` ([`ThrottlePolicy`]) before the password is
+    /// checked, an unknown username is checked against the decoy hash, and a failure is audited.
     pub async fn sign_in(&self, username: &str, password: &str, address: IpAddr) -> Result<User, SignInError> {
         let attempt = self.login_throttle.begin(self.store.as_ref(), username, address).await?.map_err(|wait| {
             self.metrics.sign_in_failed();
@@ -202,5 +234,17 @@ mod tests {
         assert!(verify_password("correct horse", &a));
         assert!(!verify_password("wrong", &a));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    /// An IPv6 client is counted by its /64, so that rotating addresses within it gains nothing.
+    #[test]
+    fn sign_ins_are_counted_per_ipv4_address_and_ipv6_network() {
+        let counted = |a: &str| counted_address(a.parse().expect("address"));
+        assert_eq!(counted("198.51.100.7"), "198.51.100.7");
+        assert_eq!(counted("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(counted("2001:db8:1:2:aaaa::1"), counted("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(counted("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_ne!(counted("2001:db8:1:2::1"), counted("2001:db8:1:3::1"));
+        assert_eq!(counted("::1"), "0:0:0:0::/64");
     }
 }

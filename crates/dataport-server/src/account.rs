@@ -194,7 +194,7 @@ fn group_view(group: &GrantedGroup) -> GroupView {
 }
 
 fn app_view(app: &ConnectedApp) -> AppView {
-    let mut hosts: Vec<String> = app.redirect_uris.iter().map(|u| oauth::redirect_host(u)).collect();
+    let mut hosts: Vec<String> = app.redirect_uris.iter().map(|u| dataport_core::oauth::redirect_host(u)).collect();
     hosts.sort();
     hosts.dedup();
     AppView {

@@ -32,13 +32,14 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::future::{Either, Ready, ready};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use dataport_core::config::Limits;
@@ -186,7 +187,7 @@ const METRICS_LIMITS: Limits = Limits {
 
 /// `GET /metrics` and nothing else, for the metrics listener.
 fn metrics_router(core: Arc<Dataport>) -> Router {
-    Router::new().route("/metrics", get(metrics)).with_state(core)
+    Router::new().route("/metrics", get(metrics)).layer(nosniff()).with_state(core)
 }
 
 /// `GET /metrics`: OpenMetrics when the scraper accepts it (Prometheus does), else the classic
@@ -218,6 +219,7 @@ fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(observe::label_route))
         .with_state(state.clone());
     let limited = tower::ServiceBuilder::new()
+        .layer(nosniff())
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(tower::layer::layer_fn(|inner| observe::Observe::new(inner, state.core.clone())))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -226,6 +228,12 @@ fn router(state: AppState) -> Router {
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .service(routes);
     Router::new().fallback_service(limited)
+}
+
+/// `X-Content-Type-Options: nosniff` on every response (issue #22 finding 11: `/token`, the
+/// metadata, OpenAPI and discovery documents lacked it), set once here rather than per handler.
+fn nosniff() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"))
 }
 
 /// The API, the downloads and the authorization server.
@@ -307,7 +315,8 @@ fn oversized_head<B>(request: &axum::http::Request<B>) -> Option<Response> {
 }
 
 /// `GET /readyz` (SPEC §15): 200 when the database and the blob store answer and the catalogue
-/// is loaded (the body says what was checked), else 503 with the reason.
+/// is loaded (the body says what was checked), else 503 naming the dependency that did not
+/// answer, and nothing of its error (issue #22 finding 11).
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.core.ready().await {
         Ok(ready) => {
@@ -319,8 +328,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
             });
             ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
         }
-        Err(reason) => {
-            tracing::warn!(%reason, "not ready");
+        Err(not_ready) => {
+            // The detail may name the S3 endpoint, bucket and prefix, paths, and carry S3's own
+            // error text: the log has it, the public answer names the dependency only.
+            tracing::warn!(reason = %not_ready, "not ready");
+            let reason = not_ready.dependency.name();
             let body = serde_json::json!({ "status": "unavailable", "reason": reason }).to_string();
             (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }

@@ -354,7 +354,7 @@ fn print_banner(config: &Config, demo_open: bool) {
     println!("dataportd is serving Google's Data Portability API at {origin}");
     println!("  data directory:     {dir}");
     println!("  database:           {}", redact_url(&config.database_url()));
-    println!("  archives:           {}", config.blob_url());
+    println!("  archives:           {}", redact_url(&config.blob_url()));
     println!("  discovery document: {origin}/$discovery/rest?version=v1");
     println!("  health:             {origin}/healthz");
     if demo_open {

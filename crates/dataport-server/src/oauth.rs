@@ -339,7 +339,7 @@ pub async fn consent_page(
         .filter_map(|name| app.core.catalogue().get(name))
         .map(|g| GroupChoice { name: g.name.clone(), title: g.title.clone(), description: g.description.clone() })
         .collect();
-    let redirect_host = redirect_host(&consent.pending.redirect_uri);
+    let redirect_host = dataport_core::oauth::redirect_host(&consent.pending.redirect_uri);
     let page = ConsentPage {
         client_name: &consent.client.name,
         redirect_host: &redirect_host,
@@ -350,12 +350,6 @@ pub async fn consent_page(
         durations: pages::duration_choices(&app.core.config().consent_durations),
     };
     pages::html(StatusCode::OK, &page)
-}
-
-/// The host (and port) of a redirect URI, as the consent page names it.
-pub(crate) fn redirect_host(uri: &str) -> String {
-    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or_default().to_owned()
 }
 
 /// `POST /o/oauth2/v2/consent`: Allow or Deny.

@@ -50,7 +50,10 @@ pub fn open(url: &str, uploads: Arc<dyn Uploads>) -> Result<Arc<dyn BlobStore>, 
     if url.starts_with("s3://") {
         return Ok(Arc::new(S3BlobStore::open(url, uploads)?));
     }
-    Err(BlobError::Config(format!("unsupported blob URL {url:?}: expected file://DIR or s3://BUCKET?endpoint=…")))
+    Err(BlobError::Config(format!(
+        "unsupported blob URL {:?}: expected file://DIR or s3://BUCKET?endpoint=…",
+        crate::config::redact_url(url)
+    )))
 }
 
 /// The chunks of a blob as a reader consumes them.

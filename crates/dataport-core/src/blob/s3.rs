@@ -32,6 +32,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use super::{BlobError, BlobStore, ByteStream, StagedBlob, valid_key};
+use crate::config::redact_url;
 use crate::store::Uploads;
 
 /// Size of one multipart upload part (S3's minimum is 5 MiB for all but the last).
@@ -78,7 +79,7 @@ pub struct S3Url {
 impl S3Url {
     /// Parses a blob URL; errors name the part that is wrong.
     pub fn parse(url: &str) -> Result<Self, BlobError> {
-        let bad = |why: &str| BlobError::Config(format!("blob URL {url:?}: {why}"));
+        let bad = |why: &str| BlobError::Config(format!("blob URL {:?}: {why}", redact_url(url)));
         let rest = url.strip_prefix("s3://").ok_or_else(|| bad("expected s3://BUCKET"))?;
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
@@ -147,7 +148,7 @@ impl S3BlobStore {
         if let Some(region) = &parsed.region {
             builder = builder.with_region(region);
         }
-        let s3 = builder.build().map_err(|e| BlobError::Config(format!("blob URL {url:?}: {e}")))?;
+        let s3 = builder.build().map_err(|e| BlobError::Config(format!("blob URL {:?}: {e}", redact_url(url))))?;
         let runtime = Handle::try_current().map_err(|e| BlobError::Config(format!("S3 blob store: {e}")))?;
         Ok(Self { inner: Arc::new(Inner { s3, prefix: parsed.prefix, uploads, runtime, upload_part: UPLOAD_PART }) })
     }

@@ -132,3 +132,31 @@ async fn serve_runs_with_the_files_options() {
         .expect("json");
     assert_eq!(doc["rootUrl"], "https://portability.example.test/", "{}", daemon.log());
 }
+
+/// Issue #22 finding 10: a password in a database URL's query (`?password=`, libpq's other form)
+/// was printed by `config check` and by start-up errors; only `user:pass@` was redacted. Now
+/// secret-looking query parameters are redacted too, in the database and the blob URL alike.
+#[test]
+fn passwords_in_url_queries_are_never_printed() {
+    let database = "postgres://dataport@127.0.0.1:1/dataport?sslmode=disable&password=hunter2-secret";
+    let blob = "s3://archives/prefix?endpoint=http://127.0.0.1:1&secret_access_key=hunter2-secret";
+    let (ok, out, err) = check(&["--database-url", database, "--blob-url", blob], &[]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{out}{err}");
+    assert!(out.contains("sslmode=disable&password=***"), "{out}");
+    // Start-up errors: the database does not answer; the blob URL has a parameter S3 does not know.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [["--database-url", database], ["--blob-url", blob]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dataportd"))
+            .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("dataportd");
+        assert!(!out.status.success(), "{args:?}");
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(printed.contains("=***"), "{args:?}: the error names the URL, redacted: {printed}");
+        assert!(!printed.contains("hunter2"), "{args:?}: {printed}");
+    }
+}

@@ -811,3 +811,167 @@ async fn a_revocation_is_seen_by_the_next_poll_on_this_node() {
         assert_eq!(check.status, StatusCode::UNAUTHORIZED, "{user}: the next call after the revocation");
     }
 }
+
+// Issue #22: findings 5, 6 and 11 (finding 10 is in `config`).
+
+/// Issue #22 finding 5: `https://evil.example\@good.example/cb` was accepted at registration,
+/// and the consent page and `/account` named `good.example`, while browsers read the backslash
+/// as a slash and send the code to `evil.example`. Now registration parses redirect URIs as
+/// browsers do and refuses it, and the pages name the host a browser would go to, even for a
+/// URI registered before.
+#[tokio::test]
+async fn the_pages_name_the_host_browsers_send_the_code_to() {
+    let app = TestApp::spawn().await;
+    let hostile = r"https://evil.example\@good.example/cb";
+    for refused in [hostile, "https://good.example@evil.example/cb", "https://Good.Example/cb"] {
+        let added = app.core.add_client("Hostile", vec![refused.to_owned()], true, None).await;
+        assert!(added.is_err(), "{refused} was registered");
+    }
+    assert!(app.core.add_client("Fine", vec!["https://good.example/cb".to_owned()], true, None).await.is_ok());
+    // Registered straight in the store, as an older release let it be.
+    let legacy = dataport_core::model::Client {
+        id: "legacy".to_owned(),
+        name: "Legacy app".to_owned(),
+        redirect_uris: vec![hostile.to_owned()],
+        public: true,
+        disabled: false,
+        secret_hash: None,
+    };
+    assert!(app.core.store().create_client(&legacy, Timestamp::now()).await.expect("store"));
+    user(&app, ALICE.0, ALICE.1).await;
+    let mut browser = Browser::new(&app);
+    let request = Authorize {
+        client_id: "legacy",
+        redirect_uri: hostile,
+        groups: &["myactivity.search"],
+        challenge: Some(CHALLENGE),
+        extra: "",
+    };
+    let (_, reply) = sign_in(&mut browser, &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
+    let consent = browser.get(reply.location.as_deref().expect("to consent")).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.html);
+    assert!(consent.html.contains("will be sent to <strong>evil.example</strong>"), "{}", consent.html);
+    assert!(!consent.html.contains("good.example"), "{}", consent.html);
+
+    app.token(ALICE.0, "legacy", &["myactivity.search"], Access::OneTime).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/account").await;
+    let csrf = hidden(&page.html, "csrf");
+    let reply = browser.post("/account/login", &[("csrf", &csrf), ("username", ALICE.0), ("password", ALICE.1)]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
+    let account = browser.get("/account").await;
+    assert!(account.html.contains("Legacy app") && account.html.contains("evil.example"), "{}", account.html);
+    assert!(!account.html.contains("good.example"), "{}", account.html);
+}
+
+/// A browser whose connections come from `source` (any 127.0.0.0/8 address).
+fn browser_from(app: &TestApp, source: [u8; 4]) -> Browser {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .expect("client");
+    Browser::with_client(&app.base, http)
+}
+
+/// Issue #22 finding 6: five wrong passwords from any address locked the account for 15 minutes
+/// for everyone, renewable. Now the lock is per (account, address): the guessing address is
+/// locked out of that account, and the owner elsewhere is not.
+#[tokio::test]
+async fn wrong_passwords_from_elsewhere_do_not_lock_the_owner_out() {
+    let app = TestApp::spawn_with(|c| c.auth_rate_limit_per_minute = 0).await;
+    user(&app, ALICE.0, ALICE.1).await;
+    client(&app, "native", None).await;
+    let request = native_request(&["myactivity.search"]);
+    let mut attacker = browser_from(&app, [127, 0, 0, 2]);
+    for i in 0..5 {
+        let (_, reply) = sign_in(&mut attacker, &request.path(), (ALICE.0, "guess")).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // The old code answered 429 here: the owner, elsewhere, was locked out.
+    let (_, reply) = sign_in(&mut browser_from(&app, [127, 0, 0, 1]), &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "alice signs in from her own address: {}", reply.html);
+    let (_, reply) = sign_in(&mut attacker, &request.path(), ALICE).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "the guessing address is locked out of alice");
+    assert!(reply.html.contains("Too many failed attempts"), "{}", reply.html);
+    let (_, reply) = sign_in(&mut attacker, &request.path(), ("nobody", "guess")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "but not out of every account");
+}
+
+/// Finding 6, the other side: guessing one account from many addresses is still bounded, by the
+/// account-wide limit (default 100 per 15 minutes; 12 here).
+#[tokio::test]
+async fn guessing_from_many_addresses_is_still_bounded() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth_rate_limit_per_minute = 0;
+        c.login_throttle.per_account = 12;
+    })
+    .await;
+    user(&app, ALICE.0, ALICE.1).await;
+    client(&app, "native", None).await;
+    let request = native_request(&["myactivity.search"]);
+    for (source, guesses) in [(2, 5), (3, 5), (4, 2)] {
+        let mut attacker = browser_from(&app, [127, 0, 0, source]);
+        for i in 0..guesses {
+            let (_, reply) = sign_in(&mut attacker, &request.path(), (ALICE.0, "guess")).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "127.0.0.{source} attempt {i}");
+        }
+        // Locked: for alice from this address after 5; after 12 in all, for alice from anywhere.
+        let (_, reply) = sign_in(&mut attacker, &request.path(), ALICE).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "127.0.0.{source} after {guesses} guesses");
+    }
+    let (_, reply) = sign_in(&mut browser_from(&app, [127, 0, 0, 5]), &request.path(), (ALICE.0, "guess")).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "a fresh address is refused: the account is locked");
+}
+
+/// Issue #22 finding 11: `/readyz`'s 503 named the blob store's path (S3: endpoint, bucket,
+/// prefix and S3's error XML) or the database's error, and `/token`, the OAuth metadata,
+/// `/openapi.json` and the discovery document lacked `X-Content-Type-Options: nosniff`. Now the
+/// 503 names the dependency only (the detail goes to the log and `dataport_not_ready`), and
+/// every response carries `nosniff`.
+#[tokio::test]
+async fn public_endpoints_reveal_no_internals_and_are_not_sniffable() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/openapi.json",
+        "/$discovery/rest?version=v1",
+        "/discovery/v1/apis/dataportability/v1/rest",
+        "/healthz",
+        "/readyz",
+        "/o/oauth2/v2/auth",
+    ] {
+        let reply = app.fetch(&format!("{}{path}", app.base)).await;
+        assert_eq!(
+            reply.headers().get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+    }
+    let (status, _, headers) = token(&app, &[("grant_type", "authorization_code")], None).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "/token");
+
+    let not_ready = |app: &TestApp| {
+        let url = format!("{}/readyz", app.base);
+        let http = app.http.clone();
+        async move {
+            let reply = http.get(url).send().await.expect("readyz");
+            assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+            reply.json::<Value>().await.expect("json")
+        }
+    };
+    if !app.backend.is_scale_out() {
+        let blobs = app.dir.path().join("blobs");
+        std::fs::remove_dir_all(&blobs).expect("remove the blob root");
+        let body = not_ready(&app).await;
+        assert_eq!(body, serde_json::json!({ "status": "unavailable", "reason": "blob store" }));
+        std::fs::create_dir_all(&blobs).expect("restore");
+        let metrics = app.core.metrics_text(false).await;
+        assert!(metrics.contains("dataport_not_ready_total{dependency=\"blob_store\"} 1\n"), "{metrics}");
+    }
+    app.core.store().close().await;
+    let body = not_ready(&app).await;
+    assert_eq!(body, serde_json::json!({ "status": "unavailable", "reason": "database" }));
+}
