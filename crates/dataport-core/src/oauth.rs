@@ -705,7 +705,10 @@ impl Dataport {
         )?;
         let rules = RefreshRules {
             idle_since: Some(now.plus_seconds(-self.config.refresh_idle_seconds)),
-            repeat_since: Some(now.plus_seconds(-self.config.refresh_reuse_seconds)),
+            // No window at all when it is 0: a racing refresh that read the clock before the
+            // rotation it lost to would otherwise still count as inside it.
+            repeat_since: (self.config.refresh_reuse_seconds > 0)
+                .then(|| now.plus_seconds(-self.config.refresh_reuse_seconds)),
         };
         match self.revoking(self.store.use_refresh(&hash, now, rules, &issued)).await? {
             Rotation::Fresh | Rotation::Repeated => {}
