@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import requests
 
 from conftest import HeadlessUser
@@ -35,6 +36,13 @@ JOB = textwrap.dedent("""
     creds.refresh(google.auth.transport.requests.Request())
     print(json.dumps({"token": creds.token, "refresh_token": creds.refresh_token}))
 """)
+
+
+@pytest.fixture(autouse=True)
+def _oauthlib_allows_loopback_http(monkeypatch):
+    # As in test_oauth_installed_app: oauthlib refuses http:// endpoints unless told otherwise;
+    # everything here is on loopback.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 def run_job(stored: dict) -> dict:
