@@ -383,13 +383,17 @@ class Server:
         self.admin("user", "add", "--username", username, stdin=password + "\n")
         return username, password
 
-    def add_client(self, name: str, redirect_uris, *, public: bool = False) -> dict:
-        """``admin client add --json``; returns {"client_id", "client_secret"} (secret None if public)."""
+    def add_client(self, name: str, redirect_uris, *, public: bool = False,
+                   refresh_rotation: str | None = None) -> dict:
+        """``admin client add --json``; returns {"client_id", "client_secret"} (secret None if public).
+        ``refresh_rotation`` ("never" or "rotate") overrides the default for the client's type."""
         args = ["client", "add", "--name", name, "--json"]
         for uri in redirect_uris:
             args += ["--redirect-uri", uri]
         if public:
             args.append("--public")
+        if refresh_rotation is not None:
+            args += ["--refresh-rotation", refresh_rotation]
         out = json.loads(self.admin(*args))
         assert set(out) == {"client_id", "client_secret"}, out
         assert (out["client_secret"] is None) == public, out

@@ -255,7 +255,8 @@ def test_credentials_refresh_themselves_when_access_tokens_expire(short_token_se
     before every request: the proactive path), and on a 401 from the API when it believed the
     token was still good (the reactive path, forced by forgetting the expiry)."""
     srv = short_token_server
-    client = srv.add_client("Refreshing importer", ["http://localhost/"])
+    # Rotating (issue #23: a confidential client's default is not to), as the check below asks.
+    client = srv.add_client("Refreshing importer", ["http://localhost/"], refresh_rotation="rotate")
     username, password = srv.add_user()
     groups = ["myactivity.search", "chrome.history"]
     flow, creds, _ = run_installed_app_flow(

@@ -6,7 +6,7 @@ use dataport_types::{State, Timestamp};
 use crate::Dataport;
 use crate::auth::{hash_token, issue_access_token, mint_secret};
 use crate::consent::{self, ConsentError, Duration};
-use crate::model::{AuditEntry, AuditFilter, Client, JobFilter, JobRecord, User};
+use crate::model::{AuditEntry, AuditFilter, Client, JobFilter, JobRecord, RefreshRotation, User};
 use crate::oauth::parse_redirect_uri;
 use crate::store::StoreError;
 use crate::users::hash_password;
@@ -93,13 +93,15 @@ impl Dataport {
     /// Registers an app. Redirect URIs must be https, loopback http (RFC 8252 §7.3) or a
     /// private-use scheme such as `com.example.app:/cb` (RFC 8252 §7.1), without a fragment, and
     /// are stored as they parse ([`parse_redirect_uri`]). A confidential client gets a secret; a
-    /// public one must use PKCE.
+    /// public one must use PKCE. `refresh_rotation` overrides the default for its type
+    /// ([`crate::oauth::refresh_rotation`]).
     pub async fn add_client(
         &self,
         name: &str,
         redirect_uris: Vec<String>,
         public: bool,
         id: Option<String>,
+        refresh_rotation: Option<RefreshRotation>,
     ) -> Result<NewClient, AdminError> {
         if redirect_uris.is_empty() {
             return Err(invalid("a client needs at least one redirect URI"));
@@ -116,6 +118,7 @@ impl Dataport {
             public,
             disabled: false,
             secret_hash: secret.as_deref().map(hash_token),
+            refresh_rotation,
         };
         if !self.store.create_client(&client, Timestamp::now()).await? {
             return Err(invalid(format!("client {id} already exists")));
@@ -126,6 +129,19 @@ impl Dataport {
     /// Every registered app.
     pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.store.clients().await
+    }
+
+    /// Sets what a refresh does to an app's refresh tokens, or (`None`) goes back to the default
+    /// for its type. Tokens already issued keep working either way.
+    pub async fn set_client_refresh_rotation(
+        &self,
+        id: &str,
+        rotation: Option<RefreshRotation>,
+    ) -> Result<(), AdminError> {
+        match self.store.set_refresh_rotation(id, rotation).await? {
+            true => Ok(()),
+            false => Err(invalid(format!("no client {id}"))),
+        }
     }
 
     /// Disables an app, revoking its tokens and refusing its download URLs, or enables it.
@@ -157,6 +173,7 @@ impl Dataport {
             public: true,
             disabled: false,
             secret_hash: None,
+            refresh_rotation: None,
         };
         let client = self.store.ensure_client(&client, now).await?;
         let scopes =

@@ -68,6 +68,13 @@ pub struct Config {
     pub access_token_seconds: i64,
     /// Lifetime of refresh tokens of one-time grants.
     pub one_time_refresh_seconds: i64,
+    /// A refresh token unused for this long stops working (Google: six months).
+    pub refresh_idle_seconds: i64,
+    /// Live refresh tokens kept per (user, client); a consent beyond it drops the oldest (Google: 100).
+    pub refresh_token_cap: u32,
+    /// A rotated refresh token presented again within this many seconds of its rotation gets
+    /// the same successor instead of revoking its family (two refreshes racing from one app).
+    pub refresh_reuse_seconds: i64,
     /// Failed sign-ins allowed per account and per address.
     pub login_throttle: ThrottlePolicy,
     /// Trusted-header sign-in (SPEC §10.6): the header carrying the subject id. Off when `None`.
@@ -212,6 +219,9 @@ impl Config {
             consent_durations: Duration::ALL.to_vec(),
             access_token_seconds: crate::auth::ACCESS_TOKEN_SECONDS,
             one_time_refresh_seconds: 7 * 86_400,
+            refresh_idle_seconds: 183 * 86_400,
+            refresh_token_cap: 100,
+            refresh_reuse_seconds: 30,
             login_throttle: ThrottlePolicy::default(),
             trusted_header: None,
             trusted_proxies: ProxyList::default(),

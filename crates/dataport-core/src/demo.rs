@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use dataport_types::Timestamp;
 
-use crate::model::Client;
+use crate::model::{Client, RefreshRotation};
 use crate::store::StoreError;
 use crate::users::{hash_password, verify_password};
 use crate::{Config, Dataport};
@@ -43,6 +43,8 @@ fn demo_client() -> Client {
         public: true,
         disabled: false,
         secret_hash: None,
+        // As Google's clients: apps tested against the emulator meet what they will at Google.
+        refresh_rotation: Some(RefreshRotation::Never),
     }
 }
 

@@ -49,6 +49,35 @@ pub struct Client {
     pub disabled: bool,
     /// SHA-256 (hex) of a confidential client's secret.
     pub secret_hash: Option<String>,
+    /// The operator's choice of what a refresh does to this client's refresh token; `None`: the
+    /// default for its type (`oauth::refresh_rotation`).
+    pub refresh_rotation: Option<RefreshRotation>,
+}
+
+/// What a refresh does to the refresh token presented (SPEC §10.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshRotation {
+    /// The token stays and keeps working (Google's behaviour); the answer has no new one.
+    Never,
+    /// The token is exchanged for a successor; presenting it again is reuse.
+    Rotate,
+}
+
+impl RefreshRotation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Rotate => "rotate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "never" => Some(Self::Never),
+            "rotate" => Some(Self::Rotate),
+            _ => None,
+        }
+    }
 }
 
 /// What one (user, client) pair may export of one group.

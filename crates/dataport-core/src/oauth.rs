@@ -4,6 +4,13 @@
 //! RFCs: 6749 (the framework), 7636 (PKCE), 7009 (revocation), 8252 (native apps: loopback
 //! redirects), 8414 (metadata), 9207 (`iss` in responses), 9700 (security BCP: refresh-token
 //! rotation with reuse detection, no `plain` PKCE).
+//!
+//! Refresh tokens behave like Google's (SPEC §10.3): a confidential client's is not rotated —
+//! it authenticates at `/token`, which binds the token to it (RFC 9700 §4.14.2's alternative to
+//! rotation) — so the one refresh token an app stored keeps working until it is revoked, its
+//! grant ends, it is unused for six months, or the per-(user, client) cap drops it. A public
+//! client's is rotated with reuse detection, with a short window in which a repeated refresh
+//! gets the same successor; the operator may choose either per client.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,11 +20,13 @@ use sha2::{Digest, Sha256};
 use dataport_types::Timestamp;
 
 use crate::Dataport;
-use crate::auth::{hash_token, mint, mint_secret};
+use crate::auth::{Minted, hash_token, mint, mint_secret};
 use crate::consent::{self, Duration};
 use crate::model::GrantAccess;
-use crate::model::{AuditEntry, AuthCode, Client, PendingAuthorization, Session, TokenKind, TokenRecord, User};
-use crate::store::{Redemption, Rotation, StoreError};
+use crate::model::{
+    AuditEntry, AuthCode, Client, PendingAuthorization, RefreshRotation, Session, TokenKind, TokenRecord, User,
+};
+use crate::store::{Redemption, RefreshRules, Rotation, StoreError};
 
 /// Codes live 60 s (SPEC §10.3).
 pub const CODE_SECONDS: i64 = 60;
@@ -100,7 +109,10 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub scope: String,
-    pub refresh_token: String,
+    /// A new refresh token: at the code exchange, and at a refresh that rotates. A refresh
+    /// that does not rotate has none, as Google's: the app keeps the one it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_expires_in: Option<i64>,
 }
@@ -123,6 +135,14 @@ pub struct TokenRequest {
 pub struct Consent {
     pub pending: PendingAuthorization,
     pub client: Client,
+}
+
+/// What a refresh does to `client`'s refresh token (SPEC §10.3): the operator's choice if made;
+/// else a confidential client's stays, since a stolen copy is useless without the client's
+/// secret (the sender constraint RFC 9700 §4.14.2 accepts instead of rotation), and a public
+/// client's rotates, since nothing else binds it to the app.
+pub fn refresh_rotation(client: &Client) -> RefreshRotation {
+    client.refresh_rotation.unwrap_or(if client.public { RefreshRotation::Rotate } else { RefreshRotation::Never })
 }
 
 /// Whether `uri` is a loopback redirect (RFC 8252 §7.3): http to 127.0.0.1, [::1] or localhost.
@@ -569,7 +589,7 @@ impl Dataport {
                     client,
                     (&code.scopes, &code.scopes),
                     duration,
-                    refresh_expires,
+                    (refresh_expires, Some(mint(TokenKind::Refresh))),
                     &family,
                     Some(&code.hash),
                     now,
@@ -592,6 +612,7 @@ impl Dataport {
             Redemption::Unknown => return Err(invalid_grant("Unknown code.")),
         }
         let response = response?;
+        self.cap_refresh_tokens(&code.user_id, &client.id, now).await;
         self.metrics.token_issued("authorization_code");
         self.record(AuditEntry {
             event: "token.issued".into(),
@@ -638,9 +659,47 @@ impl Dataport {
         Ok(Ok(()))
     }
 
-    /// Exchanges a refresh token for a new pair (RFC 6749 §6). The token is read and checked
-    /// first; rotating it out and storing its successors is then one store transaction, so a
-    /// reuse racing this refresh revokes the successors too (RFC 9700 §4.14.2).
+    /// Google's cap on live refresh tokens per (user, client): the consent that passes
+    /// `refresh_token_cap` drops the oldest, each with its access tokens, and says so in the
+    /// audit log. A failure is logged, not answered: the new tokens are stored already, and the
+    /// next consent drops what this one could not.
+    async fn cap_refresh_tokens(&self, user_id: &str, client_id: &str, now: Timestamp) {
+        let idle_since = now.plus_seconds(-self.config.refresh_idle_seconds);
+        let keep = self.config.refresh_token_cap;
+        let dropped =
+            match self.revoking(self.store.drop_oldest_refresh(user_id, client_id, keep, idle_since, now)).await {
+                Ok(dropped) => dropped,
+                Err(e) => {
+                    tracing::error!(error = %e, "token endpoint: could not apply the refresh-token cap");
+                    return;
+                }
+            };
+        if dropped > 0 {
+            self.record(AuditEntry {
+                event: "token.revoked".into(),
+                user_id: Some(user_id.to_owned()),
+                client_id: Some(client_id.to_owned()),
+                detail: serde_json::json!({ "kind": "refresh", "by": "cap", "count": dropped }),
+                ..AuditEntry::now()
+            })
+            .await;
+        }
+    }
+
+    /// The successor a rotation gives refresh token `presented`: derived from it under the
+    /// signing key, so that a refresh repeated within the reuse window answers the very token
+    /// the first one did (only hashes are stored), and nobody without the key can compute it.
+    fn successor_of(&self, presented: &str) -> Minted {
+        let digest = self.signer.keyed_digest("dataport refresh-token successor v1", presented.as_bytes());
+        let value = format!("dpr_{}", URL_SAFE_NO_PAD.encode(digest));
+        Minted { hash: hash_token(&value), value }
+    }
+
+    /// Exchanges a refresh token for an access token (RFC 6749 §6), and for a successor when
+    /// the client's refresh tokens rotate ([`refresh_rotation`]). The token is read and checked
+    /// first; using it and storing what it is exchanged for is then one store transaction, so a
+    /// reuse racing this refresh revokes the successors too (RFC 9700 §4.14.2), and a repeat
+    /// within `refresh_reuse_seconds` of the rotation gets the same successor.
     async fn refresh(&self, client: &Client, request: &TokenRequest) -> Result<TokenResponse, OAuthError> {
         let presented = request
             .refresh_token
@@ -652,10 +711,6 @@ impl Dataport {
             Some(old) if old.kind == TokenKind::Refresh => old,
             _ => return Err(invalid_grant("The refresh token is invalid, expired or revoked.")),
         };
-        if old.rotated_at.is_some() {
-            // Reuse: whatever else the request says, the family goes (the store decides it).
-            self.rotate(client, &hash, now, &[]).await?;
-        }
         let family = old.family.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if old.client_id != client.id {
             self.revoking(self.store.revoke_family(&family, now)).await?;
@@ -673,18 +728,43 @@ impl Dataport {
                 }
             },
         };
+        // A rotated token is presented again: only its successor may answer (a repeat), or
+        // nothing (reuse), whatever the client's rotation is now.
+        let rotates = refresh_rotation(client) == RefreshRotation::Rotate || old.rotated_at.is_some();
         let duration = old.access.as_deref().and_then(Duration::from_label).unwrap_or(Duration::OneTime);
-        let (response, successors) = self.mint_tokens(
+        let (response, issued) = self.mint_tokens(
             &old.user_id,
             client,
             (&scopes, &old.scopes),
             duration,
-            old.expires_at,
+            (old.expires_at, rotates.then(|| self.successor_of(presented))),
             &family,
             old.code_hash.as_deref(),
             now,
         )?;
-        self.rotate(client, &hash, now, &successors).await?;
+        let rules = RefreshRules {
+            idle_since: Some(now.plus_seconds(-self.config.refresh_idle_seconds)),
+            // No window at all when it is 0: a racing refresh that read the clock before the
+            // rotation it lost to would otherwise still count as inside it.
+            repeat_since: (self.config.refresh_reuse_seconds > 0)
+                .then(|| now.plus_seconds(-self.config.refresh_reuse_seconds)),
+        };
+        match self.revoking(self.store.use_refresh(&hash, now, rules, &issued)).await? {
+            Rotation::Fresh | Rotation::Repeated => {}
+            Rotation::Reused => {
+                self.record(AuditEntry {
+                    event: "token.reuse_detected".into(),
+                    user_id: Some(old.user_id.clone()),
+                    client_id: Some(client.id.clone()),
+                    ..AuditEntry::now()
+                })
+                .await;
+                return Err(invalid_grant(
+                    "The refresh token was already used; all tokens of this authorization are revoked.",
+                ));
+            }
+            Rotation::Invalid => return Err(invalid_grant("The refresh token is invalid, expired or revoked.")),
+        }
         self.metrics.token_issued("refresh_token");
         self.record(AuditEntry {
             event: "token.refreshed".into(),
@@ -697,31 +777,9 @@ impl Dataport {
         Ok(response)
     }
 
-    /// Rotates a refresh token out for `successors`; reuse revokes the family and is audited.
-    async fn rotate(
-        &self,
-        client: &Client,
-        hash: &str,
-        now: Timestamp,
-        successors: &[TokenRecord],
-    ) -> Result<(), OAuthError> {
-        match self.revoking(self.store.rotate_refresh(hash, now, successors)).await? {
-            Rotation::Fresh => Ok(()),
-            Rotation::Reused => {
-                self.record(AuditEntry {
-                    event: "token.reuse_detected".into(),
-                    client_id: Some(client.id.clone()),
-                    ..AuditEntry::now()
-                })
-                .await;
-                Err(invalid_grant("The refresh token was already used; all tokens of this authorization are revoked."))
-            }
-            Rotation::Invalid => Err(invalid_grant("The refresh token is invalid, expired or revoked.")),
-        }
-    }
-
-    /// Mints an access token for `scopes.0` and a refresh token for `scopes.1`, one family: the
-    /// response to send and the records to store (nothing is stored here).
+    /// Mints an access token for `scopes.0` and, given `refresh.1`, makes it a refresh token for
+    /// `scopes.1` that lives until `refresh.0` (which also bounds the grant: past it nothing is
+    /// issued); one family. The response to send and the records to store (nothing is stored here).
     #[allow(clippy::too_many_arguments)]
     fn mint_tokens(
         &self,
@@ -729,16 +787,16 @@ impl Dataport {
         client: &Client,
         scopes: (&[String], &[String]),
         duration: Duration,
-        refresh_expires: Timestamp,
+        refresh: (Timestamp, Option<Minted>),
         family: &str,
         code_hash: Option<&str>,
         now: Timestamp,
     ) -> Result<(TokenResponse, Vec<TokenRecord>), OAuthError> {
+        let (refresh_expires, refresh) = refresh;
         if refresh_expires <= now {
             return Err(invalid_grant("The grant has expired."));
         }
         let access = mint(TokenKind::Access);
-        let refresh = mint(TokenKind::Refresh);
         let record = |hash: String, kind, scopes: &[String], expires_at| TokenRecord {
             hash,
             kind,
@@ -754,16 +812,17 @@ impl Dataport {
             rotated_at: None,
         };
         let lifetime = self.config.access_token_seconds;
-        let records = vec![
-            record(access.hash, TokenKind::Access, scopes.0, now.plus_seconds(lifetime)),
-            record(refresh.hash, TokenKind::Refresh, scopes.1, refresh_expires),
-        ];
+        let mut records = vec![record(access.hash, TokenKind::Access, scopes.0, now.plus_seconds(lifetime))];
+        let refresh_token = refresh.map(|refresh| {
+            records.push(record(refresh.hash, TokenKind::Refresh, scopes.1, refresh_expires));
+            refresh.value
+        });
         let response = TokenResponse {
             access_token: access.value,
             token_type: "Bearer",
             expires_in: lifetime,
             scope: scopes.0.iter().map(|g| self.scope_of(g)).collect::<Vec<_>>().join(" "),
-            refresh_token: refresh.value,
+            refresh_token,
             refresh_token_expires_in: duration.seconds().map(|_| (refresh_expires.micros() - now.micros()) / 1_000_000),
         };
         Ok((response, records))

@@ -74,6 +74,18 @@ impl UrlSigner {
         Signature { expires: exp, key_id: key.id.clone(), sig }
     }
 
+    /// HMAC-SHA256 of `input` under the signing key, for `purpose` (a label of our own: a URL
+    /// signature's input starts with `GET\n`, these with `purpose` and a NUL, so neither can stand
+    /// for the other). Every node derives the same value, since they share the keys.
+    pub fn keyed_digest(&self, purpose: &str, input: &[u8]) -> [u8; 32] {
+        #[allow(clippy::expect_used)] // HMAC accepts keys of any length
+        let mut mac = HmacSha256::new_from_slice(&self.keys[0].secret).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(input);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Checks a signature at time `now`.
     pub fn verify(&self, job: &str, part: u32, signature: &Signature, now: Timestamp) -> Result<(), SignatureError> {
         let key = self.keys.iter().find(|k| k.id == signature.key_id).ok_or(SignatureError::UnknownKey)?;

@@ -5,13 +5,14 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use dataport_core::Dataport;
 use dataport_core::admin::{MIN_PASSWORD_CHARS, NewClient};
 use dataport_core::auth::ACCESS_TOKEN_SECONDS;
 use dataport_core::consent::Duration;
-use dataport_core::model::JobRecord;
+use dataport_core::model::{Client, JobRecord, RefreshRotation};
+use dataport_core::oauth::refresh_rotation;
 use dataport_types::{State, Timestamp};
 
 use crate::DataDir;
@@ -96,9 +97,24 @@ pub enum ClientCommand {
         /// Choose the client id (default: generated).
         #[arg(long)]
         id: Option<String>,
+        /// What a refresh does to the app's refresh token: never (it keeps working, as at
+        /// Google) or rotate (a new one each time; reuse revokes them all). Default: never for a
+        /// confidential app, rotate for a public one.
+        #[arg(long, value_enum)]
+        refresh_rotation: Option<RotationArg>,
         /// Print {"client_id": …, "client_secret": …}.
         #[arg(long)]
         json: bool,
+    },
+    /// Change an app's settings.
+    Update {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long = "client-id")]
+        client_id: String,
+        /// never, rotate, or default (the default for the app's type, see `add`).
+        #[arg(long, value_enum)]
+        refresh_rotation: RotationArg,
     },
     /// List registered apps.
     List {
@@ -116,6 +132,30 @@ pub enum ClientCommand {
         #[arg(long)]
         enable: bool,
     },
+}
+
+/// `--refresh-rotation`: an override, or the default for the client's type.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RotationArg {
+    Never,
+    Rotate,
+    Default,
+}
+
+impl RotationArg {
+    fn rotation(self) -> Option<RefreshRotation> {
+        match self {
+            Self::Never => Some(RefreshRotation::Never),
+            Self::Rotate => Some(RefreshRotation::Rotate),
+            Self::Default => None,
+        }
+    }
+}
+
+/// A client's refresh rotation as `admin client list` shows it: the one in force, and whether
+/// it is the operator's choice or the default for the client's type.
+fn rotation_shown(client: &Client) -> (&'static str, bool) {
+    (refresh_rotation(client).as_str(), client.refresh_rotation.is_none())
 }
 
 #[derive(Args)]
@@ -294,9 +334,11 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
 
 pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
     match command {
-        ClientCommand::Add { data, name, redirect_uris, public, id, json } => {
+        ClientCommand::Add { data, name, redirect_uris, public, id, refresh_rotation, json } => {
             let core = open(&data).await?;
-            let created = core.add_client(&name, redirect_uris, public, id).await;
+            let created = core
+                .add_client(&name, redirect_uris, public, id, refresh_rotation.and_then(RotationArg::rotation))
+                .await;
             core.close().await;
             let NewClient { client, secret } = created?;
             let id = client.id;
@@ -315,18 +357,33 @@ pub async fn client(command: ClientCommand) -> anyhow::Result<()> {
             let clients = core.clients().await;
             core.close().await;
             for c in clients? {
+                let (rotation, by_default) = rotation_shown(&c);
                 if json {
                     let line = serde_json::json!({
                         "client_id": c.id, "name": c.name, "redirect_uris": c.redirect_uris,
                         "public": c.public, "disabled": c.disabled,
+                        "refresh_rotation": rotation, "refresh_rotation_default": by_default,
                     });
                     println!("{line}");
                 } else {
                     let kind = if c.public { "public" } else { "confidential" };
                     let state = if c.disabled { " (disabled)" } else { "" };
-                    println!("{}\t{}\t{kind}{state}\t{}", c.id, c.name, c.redirect_uris.join(" "));
+                    let rotation = if by_default { format!("{rotation} (default)") } else { rotation.to_owned() };
+                    println!(
+                        "{}\t{}\t{kind}{state}\trefresh-rotation={rotation}\t{}",
+                        c.id,
+                        c.name,
+                        c.redirect_uris.join(" ")
+                    );
                 }
             }
+        }
+        ClientCommand::Update { data, client_id, refresh_rotation } => {
+            let core = open(&data).await?;
+            let done = core.set_client_refresh_rotation(&client_id, refresh_rotation.rotation()).await;
+            core.close().await;
+            done?;
+            println!("client {client_id} updated");
         }
         ClientCommand::Disable { data, client_id, enable } => {
             let core = open(&data).await?;

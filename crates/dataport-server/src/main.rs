@@ -139,6 +139,14 @@ struct ServeArgs {
     /// Lifetime of access tokens in seconds.
     #[arg(long, env = "DATAPORT_ACCESS_TOKEN_SECONDS", default_value_t = ACCESS_TOKEN_SECONDS)]
     access_token_seconds: i64,
+    /// Live refresh tokens kept per (user, client): the consent beyond it drops the oldest (as
+    /// Google's 100).
+    #[arg(long, env = "DATAPORT_REFRESH_TOKEN_CAP", default_value_t = 100)]
+    refresh_token_cap: u32,
+    /// Seconds after a rotation in which the rotated refresh token may be presented again and
+    /// get the same successor (two refreshes racing from one app) instead of revoking them all.
+    #[arg(long, env = "DATAPORT_REFRESH_REUSE_WINDOW", default_value_t = 30)]
+    refresh_reuse_window: i64,
     /// Durations the consent page offers (comma-separated: one-time, 30d, 180d).
     #[arg(long, env = "DATAPORT_CONSENT_DURATIONS", value_delimiter = ',', default_value = "one-time,30d,180d", value_parser = admin::parse_duration)]
     consent_durations: Vec<Duration>,
@@ -300,6 +308,8 @@ fn core_config(args: ServeArgs) -> anyhow::Result<(Config, SocketAddr, LogFormat
     config.rate_limit_per_minute = args.rate_limit;
     config.auth_rate_limit_per_minute = args.auth_rate_limit;
     config.access_token_seconds = args.access_token_seconds.max(1);
+    config.refresh_token_cap = args.refresh_token_cap.max(1);
+    config.refresh_reuse_seconds = args.refresh_reuse_window.max(0);
     config.consent_durations = args.consent_durations;
     config.trusted_header = args.trusted_header;
     config.download_redirect = args.download_redirect;

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use dataport_types::{AccessType, State, Timestamp};
 
-use super::{Redemption, Rotation, Store};
+use super::{Redemption, RefreshRules, Rotation, Store};
 use crate::model::{
     AuditEntry, AuditFilter, AuthCode, Client, Grant, GrantAccess, Job, JobFilter, NewJob, Part, PendingAuthorization,
-    Progress, Session, TokenKind, TokenRecord, User,
+    Progress, RefreshRotation, Session, TokenKind, TokenRecord, User,
 };
 
 /// Runs every check; panics (with the check's name) on the first broken guarantee.
@@ -37,6 +37,11 @@ where
     concurrent_redemptions_leave_no_live_token(open().await).await;
     refresh_reuse_revokes_the_family(open().await).await;
     concurrent_rotations_leave_no_live_token(open().await).await;
+    a_client_keeps_its_refresh_rotation(open().await).await;
+    an_unrotated_refresh_token_stays_until_unused_for_too_long(open().await).await;
+    a_repeat_within_the_window_gets_the_unused_successor(open().await).await;
+    concurrent_repeats_within_the_window_leave_the_successor_live(open().await).await;
+    the_cap_drops_the_oldest_live_refresh_tokens_with_their_families(open().await).await;
     sessions_pending_requests_and_pruning(open().await).await;
     concurrent_sign_in_attempts_are_counted_one_after_another(open().await).await;
     the_audit_log_appends_and_reads_the_newest(open().await).await;
@@ -64,6 +69,7 @@ async fn client(store: &dyn Store, id: &str) -> Client {
         public: false,
         disabled: false,
         secret_hash: Some("ab".repeat(32)),
+        refresh_rotation: None,
     };
     assert!(store.create_client(&client, at(0)).await.expect("store"));
     client
@@ -424,6 +430,155 @@ async fn refresh_reuse_revokes_the_family(store: Arc<dyn Store>) {
     store.insert_token(&token("r4", TokenKind::Refresh, &u, &app, Some("h"))).await.expect("store");
     store.revoke_family("h", at(14)).await.expect("store");
     assert!(!live(store, "r4").await);
+}
+
+async fn a_client_keeps_its_refresh_rotation(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let app = client(store, "app").await;
+    assert_eq!(store.client("app").await.expect("store").expect("client").refresh_rotation, None);
+    let pinned = Client { id: "pinned".into(), refresh_rotation: Some(RefreshRotation::Rotate), ..app.clone() };
+    assert!(store.create_client(&pinned, at(0)).await.expect("store"));
+    assert_eq!(store.client("pinned").await.expect("store"), Some(pinned));
+    assert!(store.set_refresh_rotation("app", Some(RefreshRotation::Never)).await.expect("store"));
+    assert_eq!(
+        store.client("app").await.expect("store").expect("client").refresh_rotation,
+        Some(RefreshRotation::Never)
+    );
+    assert!(store.set_refresh_rotation("pinned", None).await.expect("store"));
+    let listed = store.clients().await.expect("store");
+    assert!(listed.iter().all(|c| c.id != "pinned" || c.refresh_rotation.is_none()), "{listed:?}");
+    assert!(!store.set_refresh_rotation("nope", None).await.expect("store"));
+}
+
+async fn an_unrotated_refresh_token_stays_until_unused_for_too_long(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    store.insert_token(&token("r", TokenKind::Refresh, &u, &app, Some("f"))).await.expect("store");
+    let rules = |idle_since| RefreshRules { idle_since: Some(idle_since), repeat_since: None };
+    // Issued at 0: a limit after that finds it unused for too long, and leaves it be.
+    let late = [token("a0", TokenKind::Access, &u, &app, Some("f"))];
+    assert_eq!(store.use_refresh("r", at(10), rules(at(1)), &late).await.expect("store"), Rotation::Invalid);
+    assert_eq!(store.token("a0").await.expect("store"), None, "a refused refresh issues nothing");
+    for (n, when) in [(1, 10), (2, 20), (3, 30)] {
+        let access = [token(&format!("a{n}"), TokenKind::Access, &u, &app, Some("f"))];
+        // Each use counts as the last: 10 s of idleness allowed, and each use is 10 s after the last.
+        let outcome = store.use_refresh("r", at(when), rules(at(when - 10)), &access).await.expect("store");
+        assert_eq!(outcome, Rotation::Fresh, "use {n}");
+        assert!(live(store, &format!("a{n}")).await && live(store, "r").await, "use {n}: the token stays");
+    }
+    let access = [token("a4", TokenKind::Access, &u, &app, Some("f"))];
+    assert_eq!(store.use_refresh("r", at(41), rules(at(31)), &access).await.expect("store"), Rotation::Invalid);
+    store.revoke_token("r", at(42)).await.expect("store");
+    let access = [token("a5", TokenKind::Access, &u, &app, Some("f"))];
+    assert_eq!(store.use_refresh("r", at(43), rules(at(0)), &access).await.expect("store"), Rotation::Invalid);
+    assert!(!live(store, "a3").await, "revoking the refresh token took its access tokens");
+}
+
+async fn a_repeat_within_the_window_gets_the_unused_successor(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app) = (user(store, "u").await, client(store, "app").await);
+    store.insert_token(&token("r1", TokenKind::Refresh, &u, &app, Some("f"))).await.expect("store");
+    let issued = |access: &str, refresh: &str| {
+        vec![
+            token(access, TokenKind::Access, &u, &app, Some("f")),
+            token(refresh, TokenKind::Refresh, &u, &app, Some("f")),
+        ]
+    };
+    let window = |since| RefreshRules { idle_since: None, repeat_since: Some(since) };
+    assert_eq!(
+        store.use_refresh("r1", at(10), window(at(0)), &issued("a2", "r2")).await.expect("store"),
+        Rotation::Fresh
+    );
+    // Presented again 5 s later with a 30 s window: the successor again, a new access token.
+    let again = store.use_refresh("r1", at(15), window(at(-15)), &issued("a3", "r2")).await.expect("store");
+    assert_eq!(again, Rotation::Repeated);
+    for hash in ["a2", "a3", "r2"] {
+        assert!(live(store, hash).await, "{hash}: a repeat revokes nothing");
+    }
+    // Another successor than the stored one is no repeat.
+    let forged = store.use_refresh("r1", at(16), window(at(-14)), &issued("a4", "r9")).await.expect("store");
+    assert_eq!(forged, Rotation::Reused);
+    for hash in ["a2", "a3", "r2"] {
+        assert!(!live(store, hash).await, "{hash}: reuse revokes the family");
+    }
+    assert_eq!(store.token("r9").await.expect("store"), None);
+
+    // Past the window, or once the successor was used itself, a repeat is reuse.
+    for (family, late) in [("g", true), ("h", false)] {
+        let first = format!("{family}-r1");
+        store.insert_token(&token(&first, TokenKind::Refresh, &u, &app, Some(family))).await.expect("store");
+        let issue = |n: u32| {
+            vec![
+                token(&format!("{family}-a{n}"), TokenKind::Access, &u, &app, Some(family)),
+                token(&format!("{family}-r{n}"), TokenKind::Refresh, &u, &app, Some(family)),
+            ]
+        };
+        assert_eq!(store.use_refresh(&first, at(10), window(at(0)), &issue(2)).await.expect("store"), Rotation::Fresh);
+        if !late {
+            let second = format!("{family}-r2");
+            assert_eq!(
+                store.use_refresh(&second, at(11), window(at(0)), &issue(3)).await.expect("store"),
+                Rotation::Fresh
+            );
+        }
+        let since = if late { at(11) } else { at(0) };
+        assert_eq!(store.use_refresh(&first, at(12), window(since), &issue(2)).await.expect("store"), Rotation::Reused);
+        for n in [2, 3] {
+            assert!(!live(store, &format!("{family}-r{n}")).await && !live(store, &format!("{family}-a{n}")).await);
+        }
+    }
+}
+
+async fn concurrent_repeats_within_the_window_leave_the_successor_live(store: Arc<dyn Store>) {
+    let (u, app) = (user(store.as_ref(), "u").await, client(store.as_ref(), "app").await);
+    for round in 0..5 {
+        let family = format!("fam-{round}");
+        let first = format!("first-{round}");
+        store.insert_token(&token(&first, TokenKind::Refresh, &u, &app, Some(&family))).await.expect("store");
+        let racers = ["a", "b"].map(|who| {
+            let issued = vec![
+                token(&format!("acc-{round}{who}"), TokenKind::Access, &u, &app, Some(&family)),
+                token(&format!("next-{round}"), TokenKind::Refresh, &u, &app, Some(&family)),
+            ];
+            let (store, first) = (store.clone(), first.clone());
+            let rules = RefreshRules { idle_since: None, repeat_since: Some(at(-20)) };
+            tokio::spawn(async move { store.use_refresh(&first, at(10), rules, &issued).await.expect("store") })
+        });
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.expect("join"));
+        }
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(outcomes, [Rotation::Fresh, Rotation::Repeated], "round {round}");
+        for hash in [format!("acc-{round}a"), format!("acc-{round}b"), format!("next-{round}")] {
+            assert!(live(store.as_ref(), &hash).await, "round {round}: {hash}");
+        }
+    }
+}
+
+async fn the_cap_drops_the_oldest_live_refresh_tokens_with_their_families(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (u, app, other) = (user(store, "u").await, client(store, "app").await, client(store, "other").await);
+    for n in 1..=4 {
+        let family = format!("f{n}");
+        let created =
+            |kind, hash: String| TokenRecord { created_at: at(n), ..token(&hash, kind, &u, &app, Some(&family)) };
+        store.insert_token(&created(TokenKind::Refresh, format!("r{n}"))).await.expect("store");
+        store.insert_token(&created(TokenKind::Access, format!("a{n}"))).await.expect("store");
+    }
+    store.insert_token(&token("o1", TokenKind::Refresh, &u, &other, Some("o"))).await.expect("store");
+    // r2 is dead already: it counts for nothing.
+    store.revoke_token("r2", at(5)).await.expect("store");
+    assert_eq!(store.drop_oldest_refresh(&u.id, &app.id, 2, at(0), at(6)).await.expect("store"), 1);
+    assert!(!live(store, "r1").await && !live(store, "a1").await, "the oldest goes with its access token");
+    for hash in ["r3", "a3", "r4", "a4", "o1"] {
+        assert!(live(store, hash).await, "{hash} stays");
+    }
+    assert_eq!(store.drop_oldest_refresh(&u.id, &app.id, 2, at(0), at(7)).await.expect("store"), 0);
+    // Tokens unused since the limit count for nothing either (they no longer work).
+    assert_eq!(store.drop_oldest_refresh(&u.id, &app.id, 1, at(4), at(8)).await.expect("store"), 0);
+    assert_eq!(store.drop_oldest_refresh(&u.id, &app.id, 1, at(0), at(8)).await.expect("store"), 1);
+    assert!(!live(store, "r3").await && live(store, "r4").await);
 }
 
 async fn concurrent_rotations_leave_no_live_token(store: Arc<dyn Store>) {

@@ -12,13 +12,14 @@ use async_trait::async_trait;
 use dataport_types::Timestamp;
 
 use super::{
-    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store,
-    StoreError, Uploads, Users,
+    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, RefreshRules, Rotation, SignInDecision,
+    Store, StoreError, Uploads, Users,
 };
 use crate::metrics::Metrics;
 use crate::model::{
     AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
-    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, RefreshRotation, Session,
+    TokenRecord, User,
 };
 
 /// A store whose calls are timed.
@@ -108,6 +109,10 @@ impl Clients for MeteredStore {
 
     async fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.timed("clients", self.inner.clients()).await
+    }
+
+    async fn set_refresh_rotation(&self, id: &str, rotation: Option<RefreshRotation>) -> Result<bool, StoreError> {
+        self.timed("set_refresh_rotation", self.inner.set_refresh_rotation(id, rotation)).await
     }
 
     async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {
@@ -295,13 +300,26 @@ impl Auth for MeteredStore {
         self.timed("redeem_code", self.inner.redeem_code(hash, now, issued)).await
     }
 
-    async fn rotate_refresh(
+    async fn use_refresh(
         &self,
         hash: &str,
         now: Timestamp,
-        successors: &[TokenRecord],
+        rules: RefreshRules,
+        issued: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
-        self.timed("rotate_refresh", self.inner.rotate_refresh(hash, now, successors)).await
+        self.timed("use_refresh", self.inner.use_refresh(hash, now, rules, issued)).await
+    }
+
+    async fn drop_oldest_refresh(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        keep: u32,
+        idle_since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.timed("drop_oldest_refresh", self.inner.drop_oldest_refresh(user_id, client_id, keep, idle_since, now))
+            .await
     }
 
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {

@@ -25,7 +25,8 @@ use dataport_types::{AccessType, Timestamp};
 
 use crate::model::{
     AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
-    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenRecord, User,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, RefreshRotation, Session,
+    TokenRecord, User,
 };
 
 /// Errors of the store. Connectivity problems are [`StoreError::Unavailable`] (E17).
@@ -76,12 +77,27 @@ pub enum Redemption {
 /// What presenting a refresh token found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// Valid: it is now rotated out and its successors are stored.
+    /// Valid: the tokens issued are stored, and it is rotated out if they hold a successor
+    /// refresh token (else it stays, its last use now).
     Fresh,
+    /// It was rotated within the repeat window and its successor — the refresh token issued
+    /// again — is still live and unused: the successor stays, the issued access token is
+    /// stored. Two refreshes racing from one app both get the one successor.
+    Repeated,
     /// It was already rotated (stolen or replayed): its whole family has just been revoked.
     Reused,
     /// Unknown, revoked, expired, or not a refresh token.
     Invalid,
+}
+
+/// The limits core sets on presenting a refresh token ([`Auth::use_refresh`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshRules {
+    /// A token neither used nor issued since this is dead (unused for too long); `None`: no limit.
+    pub idle_since: Option<Timestamp>,
+    /// A token rotated out at or after this may be presented again and get its successor
+    /// ([`Rotation::Repeated`]); `None`: any second presentation is reuse.
+    pub repeat_since: Option<Timestamp>,
 }
 
 /// Core's decision inside [`Jobs::initiate`]: given the pair's grants and jobs, the new job's
@@ -138,6 +154,8 @@ pub trait Clients: Send + Sync {
     /// Creates a client; `Ok(false)` when the id is taken.
     async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError>;
     async fn clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Sets (or, with `None`, clears) a client's refresh-token rotation. False when there is no such client.
+    async fn set_refresh_rotation(&self, id: &str, rotation: Option<RefreshRotation>) -> Result<bool, StoreError>;
     /// Disables or enables a client; disabling revokes its tokens. False when there is no such client.
     async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError>;
 }
@@ -278,15 +296,41 @@ pub trait Auth: Send + Sync {
     /// second redemption revokes every token the first one issued (RFC 6749 §4.1.2). Because
     /// both happen together, a replay racing the first redemption always finds its tokens.
     async fn redeem_code(&self, hash: &str, now: Timestamp, issued: &[TokenRecord]) -> Result<Redemption, StoreError>;
-    /// A refresh token, if live, is rotated out and `successors` are inserted, in one
-    /// transaction; presenting a rotated one revokes its whole family (RFC 9700 §4.14.2), the
-    /// successors of a racing rotation included.
+    /// Presents refresh token `hash` at `now` and stores `issued`, the tokens it is exchanged
+    /// for, in one transaction. A live token (not revoked, expired, rotated, nor idle by
+    /// `rules`) is rotated out when `issued` holds a refresh token — its successor — and
+    /// otherwise stays, its last use set to `now`. A rotated token presented again gets
+    /// [`Rotation::Repeated`] when `rules` allow it and the successor in `issued` is stored,
+    /// live and unused; else its whole family is revoked (RFC 9700 §4.14.2), the successors of
+    /// a racing rotation included.
+    async fn use_refresh(
+        &self,
+        hash: &str,
+        now: Timestamp,
+        rules: RefreshRules,
+        issued: &[TokenRecord],
+    ) -> Result<Rotation, StoreError>;
+    /// [`Auth::use_refresh`] with no idle limit and no repeat window: a live refresh token is
+    /// rotated out for `successors`, and any second presentation revokes its family.
     async fn rotate_refresh(
         &self,
         hash: &str,
         now: Timestamp,
         successors: &[TokenRecord],
-    ) -> Result<Rotation, StoreError>;
+    ) -> Result<Rotation, StoreError> {
+        self.use_refresh(hash, now, RefreshRules::default(), successors).await
+    }
+    /// Revokes the live refresh tokens of the pair (not revoked, expired, rotated, nor idle
+    /// since `idle_since`) beyond the newest `keep`, oldest first, each with its family, in one
+    /// transaction. Returns how many went.
+    async fn drop_oldest_refresh(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        keep: u32,
+        idle_since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
     /// Revokes a token; a refresh token takes its family (its access tokens) with it. Returns
     /// the token if it existed.
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError>;

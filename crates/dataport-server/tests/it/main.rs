@@ -15,6 +15,7 @@ mod jobs;
 mod limits;
 mod oauth;
 mod operator;
+mod refresh;
 mod routing;
 mod scaleout;
 mod security;

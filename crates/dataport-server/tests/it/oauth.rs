@@ -182,6 +182,7 @@ pub async fn client(app: &TestApp, id: &str, secret: Option<&str>) {
         public: secret.is_none(),
         disabled: false,
         secret_hash: secret.map(hash_token),
+        refresh_rotation: None,
     };
     assert!(app.core.store().create_client(&client, Timestamp::now()).await.expect("store"));
 }
@@ -221,7 +222,12 @@ fn native_request() -> Authorize<'static> {
 }
 
 async fn setup() -> TestApp {
-    let app = TestApp::spawn().await;
+    setup_with(|_| {}).await
+}
+
+/// [`setup`] on a server with `tweak` applied to its configuration.
+async fn setup_with(tweak: impl FnOnce(&mut dataport_core::Config)) -> TestApp {
+    let app = TestApp::spawn_with(tweak).await;
     user(&app, "alice", "correct horse battery").await;
     client(&app, "native", None).await;
     client(&app, "webapp", Some("s3cret-s3cret")).await;
@@ -466,7 +472,8 @@ async fn code_of_another_client_expired_or_with_other_redirect_is_refused() {
 
 #[tokio::test]
 async fn refresh_token_reuse_revokes_the_family() {
-    let app = setup().await;
+    // No reuse window (issue #23): every second presentation of a rotated token is reuse.
+    let app = setup_with(|c| c.refresh_reuse_seconds = 0).await;
     let code = code_for(&app, "native", Some(CHALLENGE), &["myactivity.search"], "180d").await;
     let (_, first) = redeem_public(&app, &code).await;
     assert_eq!(first["refresh_token_expires_in"], 15_552_000);

@@ -61,7 +61,20 @@ async fn admin_commands_audit_and_no_secret_in_clear() {
     assert!(!ok && err.contains("at least 8"), "{err}");
 
     let (ok, out, err) = dataportd(
-        &["admin", "client", "add", "--name", "Importer", "--redirect-uri", "http://127.0.0.1/cb", "--json"],
+        // Rotating (issue #23: a confidential client's default is not to), so that the rotated
+        // refresh token is checked too.
+        &[
+            "admin",
+            "client",
+            "add",
+            "--name",
+            "Importer",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--refresh-rotation",
+            "rotate",
+            "--json",
+        ],
         &data,
         None,
     );

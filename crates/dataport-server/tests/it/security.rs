@@ -421,7 +421,12 @@ async fn live_tokens(app: &TestApp) -> i64 {
 /// the outcome, no token of the family is left alive.
 #[tokio::test(flavor = "multi_thread")]
 async fn simultaneous_refreshes_and_redemptions_leave_no_live_token() {
-    let app = TestApp::spawn_with(|c| c.auth_rate_limit_per_minute = 0).await;
+    // No reuse window (issue #23): the racing refresh is reuse, not a repeat.
+    let app = TestApp::spawn_with(|c| {
+        c.auth_rate_limit_per_minute = 0;
+        c.refresh_reuse_seconds = 0;
+    })
+    .await;
     user(&app, "alice", ALICE.1).await;
     client(&app, "native", None).await;
     let mut browser = signed_in(&app).await;

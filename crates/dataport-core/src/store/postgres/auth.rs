@@ -287,19 +287,20 @@ impl Auth for PgStore {
         }
     }
 
-    async fn rotate_refresh(
+    async fn use_refresh(
         &self,
         hash: &str,
         now: Timestamp,
-        successors: &[TokenRecord],
+        rules: RefreshRules,
+        issued: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg_error)?;
         if !Self::lock_token_pair(&mut tx, hash).await? {
             return Ok(Rotation::Invalid);
         }
         // Disabling the user or the client revokes their tokens without the pair lock: sharing
-        // their rows makes such a revocation wait for this rotation (and then see the successors),
-        // or this rotation wait for it (and then find the token revoked).
+        // their rows makes such a revocation wait for this refresh (and then see what it
+        // issued), or this refresh wait for it (and then find the token revoked).
         sqlx::query(
             "SELECT 1 FROM tokens t JOIN users u ON u.id = t.user_id JOIN clients c ON c.id = t.client_id \
              WHERE t.hash = $1 FOR SHARE OF u, c",
@@ -309,7 +310,7 @@ impl Auth for PgStore {
         .await
         .map_err(pg_error)?;
         let Some(row) =
-            sqlx::query(TOKEN_SELECT_FOR_UPDATE).bind(hash).fetch_optional(&mut *tx).await.map_err(pg_error)?
+            sqlx::query(TOKEN_USE_SELECT_FOR_UPDATE).bind(hash).fetch_optional(&mut *tx).await.map_err(pg_error)?
         else {
             return Ok(Rotation::Invalid);
         };
@@ -317,27 +318,81 @@ impl Auth for PgStore {
         if token.kind != TokenKind::Refresh {
             return Ok(Rotation::Invalid);
         }
-        if token.rotated_at.is_some() {
+        let successor = issued.iter().find(|t| t.kind == TokenKind::Refresh);
+        if let Some(rotated_at) = token.rotated_at {
+            // The pair is held, so the successor cannot be rotated or revoked meanwhile.
+            let repeat = match (rules.repeat_since, successor) {
+                (Some(since), Some(successor)) if rotated_at >= since && successor.family == token.family => {
+                    Self::unused_refresh_in(&mut tx, &successor.hash, now).await?
+                }
+                _ => false,
+            };
+            if repeat {
+                for token in issued.iter().filter(|t| t.kind != TokenKind::Refresh) {
+                    Self::insert_token_in(&mut tx, token).await?;
+                }
+                tx.commit().await.map_err(pg_error)?;
+                return Ok(Rotation::Repeated);
+            }
             if let Some(family) = &token.family {
                 Self::revoke_family_in(&mut tx, family, now).await?;
             }
             tx.commit().await.map_err(pg_error)?;
             return Ok(Rotation::Reused);
         }
-        if token.revoked_at.is_some() || token.expires_at <= now {
+        let last_used = Timestamp::from_micros(get::<i64>(&row, "last_used")?);
+        if token.revoked_at.is_some() || token.expires_at <= now || rules.idle_since.is_some_and(|s| last_used < s) {
             return Ok(Rotation::Invalid);
         }
-        sqlx::query("UPDATE tokens SET rotated_at = $1 WHERE hash = $2")
-            .bind(now.micros())
-            .bind(hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(pg_error)?;
-        for token in successors {
+        // Rotated out (its successor takes over), or kept with its last use now.
+        let mark = match successor {
+            Some(_) => "UPDATE tokens SET rotated_at = $1, last_used_at = $1 WHERE hash = $2",
+            None => "UPDATE tokens SET last_used_at = $1 WHERE hash = $2",
+        };
+        sqlx::query(mark).bind(now.micros()).bind(hash).execute(&mut *tx).await.map_err(pg_error)?;
+        for token in issued {
             Self::insert_token_in(&mut tx, token).await?;
         }
         tx.commit().await.map_err(pg_error)?;
         Ok(Rotation::Fresh)
+    }
+
+    async fn drop_oldest_refresh(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        keep: u32,
+        idle_since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        Self::lock_pair(&mut tx, user_id, client_id).await?;
+        let beyond: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT hash, family FROM tokens WHERE user_id = $1 AND client_id = $2 AND kind = 'refresh' \
+             AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $3 \
+             AND COALESCE(last_used_at, created_at) >= $4 ORDER BY created_at DESC, hash DESC OFFSET $5",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now.micros())
+        .bind(idle_since.micros())
+        .bind(i64::from(keep))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        for (hash, family) in &beyond {
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL")
+                .bind(now.micros())
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+            if let Some(family) = family {
+                Self::revoke_family_in(&mut tx, family, now).await?;
+            }
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(beyond.len() as u64)
     }
 
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {

@@ -9,7 +9,7 @@ impl Clients for PgStore {
     async fn ensure_client(&self, client: &Client, now: Timestamp) -> Result<Client, StoreError> {
         self.create_client(client, now).await?;
         let row =
-            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = $1")
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash, refresh_rotation FROM clients WHERE id = $1")
                 .bind(&client.id)
                 .fetch_one(&self.pool)
                 .await
@@ -19,7 +19,7 @@ impl Clients for PgStore {
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row =
-            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients WHERE id = $1")
+            sqlx::query("SELECT id, name, redirect_uris, public, disabled, secret_hash, refresh_rotation FROM clients WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
@@ -30,14 +30,15 @@ impl Clients for PgStore {
     async fn create_client(&self, client: &Client, now: Timestamp) -> Result<bool, StoreError> {
         let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Database(e.to_string()))?;
         let done = sqlx::query(
-            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO clients (id, name, redirect_uris, public, secret_hash, refresh_rotation, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&client.id)
         .bind(&client.name)
         .bind(uris)
         .bind(client.public)
         .bind(&client.secret_hash)
+        .bind(client.refresh_rotation.map(RefreshRotation::as_str))
         .bind(now.micros())
         .execute(&self.pool)
         .await
@@ -47,12 +48,22 @@ impl Clients for PgStore {
 
     async fn clients(&self) -> Result<Vec<Client>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, redirect_uris, public, disabled, secret_hash FROM clients ORDER BY created_at, id",
+            "SELECT id, name, redirect_uris, public, disabled, secret_hash, refresh_rotation FROM clients ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(pg_error)?;
         rows.iter().map(client_from_row).collect()
+    }
+
+    async fn set_refresh_rotation(&self, id: &str, rotation: Option<RefreshRotation>) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE clients SET refresh_rotation = $1 WHERE id = $2")
+            .bind(rotation.map(RefreshRotation::as_str))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn set_client_disabled(&self, id: &str, disabled: bool, now: Timestamp) -> Result<bool, StoreError> {

@@ -28,13 +28,13 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use tokio::sync::Notify;
 
 use super::{
-    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store,
-    StoreError, Uploads, Users, progress_from_json, progress_json,
+    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, RefreshRules, Rotation, SignInDecision,
+    Store, StoreError, Uploads, Users, progress_from_json, progress_json,
 };
 use crate::model::{
     AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
-    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind,
-    TokenRecord, User,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, RefreshRotation, Session,
+    TokenKind, TokenRecord, User,
 };
 
 /// The PostgreSQL implementation of [`Store`].
@@ -334,6 +334,20 @@ impl PgStore {
         Ok(true)
     }
 
+    /// Whether refresh token `hash` is stored, live at `now` and not rotated out.
+    async fn unused_refresh_in(conn: &mut PgConnection, hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM tokens WHERE hash = $1 AND kind = 'refresh' AND revoked_at IS NULL AND rotated_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now.micros())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(pg_error)?;
+        Ok(found.is_some())
+    }
+
     /// Revokes the live tokens of a family. The caller holds the family's pair, so no rotation in
     /// the family is under way.
     async fn revoke_family_in(conn: &mut PgConnection, family: &str, now: Timestamp) -> Result<(), StoreError> {
@@ -470,6 +484,13 @@ fn client_from_row(row: &PgRow) -> Result<Client, StoreError> {
         public: get(row, "public")?,
         disabled: get(row, "disabled")?,
         secret_hash: get(row, "secret_hash")?,
+        refresh_rotation: match get::<Option<String>>(row, "refresh_rotation")? {
+            None => None,
+            Some(text) => Some(
+                RefreshRotation::parse(&text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("refresh_rotation {text:?}")))?,
+            ),
+        },
     })
 }
 
@@ -504,9 +525,11 @@ fn token_from_prefixed(row: &PgRow, prefix: &str) -> Result<TokenRecord, StoreEr
 const TOKEN_SELECT: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
      code_hash, access, rotated_at FROM tokens WHERE hash = $1";
 
-/// [`TOKEN_SELECT`] holding the row until the transaction ends, so that spending it serialises.
-const TOKEN_SELECT_FOR_UPDATE: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, \
-     revoked_at, family, code_hash, access, rotated_at FROM tokens WHERE hash = $1 FOR UPDATE";
+/// [`TOKEN_SELECT`] with `last_used` (when the token was last presented, or else issued),
+/// holding the row until the transaction ends, so that spending it serialises.
+const TOKEN_USE_SELECT_FOR_UPDATE: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, \
+     revoked_at, family, code_hash, access, rotated_at, COALESCE(last_used_at, created_at) AS last_used FROM tokens \
+     WHERE hash = $1 FOR UPDATE";
 
 #[async_trait]
 impl Store for PgStore {

@@ -65,6 +65,7 @@ async fn pair(store: &dyn Store) -> (User, Client) {
         public: true,
         disabled: false,
         secret_hash: None,
+        refresh_rotation: None,
     };
     assert!(store.create_client(&client, at(0)).await.expect("store"));
     (user, client)

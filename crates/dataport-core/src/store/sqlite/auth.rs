@@ -258,14 +258,16 @@ impl Auth for SqliteStore {
         }
     }
 
-    async fn rotate_refresh(
+    async fn use_refresh(
         &self,
         hash: &str,
         now: Timestamp,
-        successors: &[TokenRecord],
+        rules: RefreshRules,
+        issued: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
-        let Some(row) = sqlx::query(TOKEN_SELECT).bind(hash).fetch_optional(&mut *tx).await.map_err(sqlite_error)?
+        let Some(row) =
+            sqlx::query(TOKEN_USE_SELECT).bind(hash).fetch_optional(&mut *tx).await.map_err(sqlite_error)?
         else {
             return Ok(Rotation::Invalid);
         };
@@ -273,27 +275,79 @@ impl Auth for SqliteStore {
         if token.kind != TokenKind::Refresh {
             return Ok(Rotation::Invalid);
         }
-        if token.rotated_at.is_some() {
+        let successor = issued.iter().find(|t| t.kind == TokenKind::Refresh);
+        if let Some(rotated_at) = token.rotated_at {
+            let repeat = match (rules.repeat_since, successor) {
+                (Some(since), Some(successor)) if rotated_at >= since && successor.family == token.family => {
+                    Self::unused_refresh_in(&mut tx, &successor.hash, now).await?
+                }
+                _ => false,
+            };
+            if repeat {
+                for token in issued.iter().filter(|t| t.kind != TokenKind::Refresh) {
+                    Self::insert_token_in(&mut tx, token).await?;
+                }
+                tx.commit().await.map_err(sqlite_error)?;
+                return Ok(Rotation::Repeated);
+            }
             if let Some(family) = &token.family {
                 Self::revoke_family_in(&mut tx, family, now).await?;
             }
             tx.commit().await.map_err(sqlite_error)?;
             return Ok(Rotation::Reused);
         }
-        if token.revoked_at.is_some() || token.expires_at <= now {
+        let last_used = ts(&row, "last_used")?;
+        if token.revoked_at.is_some() || token.expires_at <= now || rules.idle_since.is_some_and(|s| last_used < s) {
             return Ok(Rotation::Invalid);
         }
-        sqlx::query("UPDATE tokens SET rotated_at = ? WHERE hash = ?")
-            .bind(now.micros())
-            .bind(hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(sqlite_error)?;
-        for token in successors {
+        // Rotated out (its successor takes over), or kept with its last use now.
+        let mark = match successor {
+            Some(_) => "UPDATE tokens SET rotated_at = ?1, last_used_at = ?1 WHERE hash = ?2",
+            None => "UPDATE tokens SET last_used_at = ?1 WHERE hash = ?2",
+        };
+        sqlx::query(mark).bind(now.micros()).bind(hash).execute(&mut *tx).await.map_err(sqlite_error)?;
+        for token in issued {
             Self::insert_token_in(&mut tx, token).await?;
         }
         tx.commit().await.map_err(sqlite_error)?;
         Ok(Rotation::Fresh)
+    }
+
+    async fn drop_oldest_refresh(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        keep: u32,
+        idle_since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)?;
+        let beyond: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT hash, family FROM tokens WHERE user_id = ? AND client_id = ? AND kind = 'refresh' \
+             AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ? \
+             AND COALESCE(last_used_at, created_at) >= ? ORDER BY created_at DESC, hash DESC LIMIT -1 OFFSET ?",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now.micros())
+        .bind(idle_since.micros())
+        .bind(i64::from(keep))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        for (hash, family) in &beyond {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL")
+                .bind(now.micros())
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+            if let Some(family) = family {
+                Self::revoke_family_in(&mut tx, family, now).await?;
+            }
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(beyond.len() as u64)
     }
 
     async fn revoke_token(&self, hash: &str, now: Timestamp) -> Result<Option<TokenRecord>, StoreError> {

@@ -15,13 +15,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{
-    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, Rotation, SignInDecision, Store,
-    StoreError, Uploads, Users, progress_from_json, progress_json,
+    Account, Audit, Auth, Clients, InitiateDecision, Jobs, Queue, Redemption, RefreshRules, Rotation, SignInDecision,
+    Store, StoreError, Uploads, Users, progress_from_json, progress_json,
 };
 use crate::model::{
     AuditEntry, AuditFilter, AuditRecord, AuthCode, Client, ClientGrant, Credentials, Grant, GrantAccess, Job,
-    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, Session, TokenKind,
-    TokenRecord, User,
+    JobFilter, JobRecord, Lease, NewJob, Part, PendingAuthorization, Progress, QueueDepth, RefreshRotation, Session,
+    TokenKind, TokenRecord, User,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -195,6 +195,20 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Whether refresh token `hash` is stored, live at `now` and not rotated out.
+    async fn unused_refresh_in(conn: &mut SqliteConnection, hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM tokens WHERE hash = ? AND kind = 'refresh' AND revoked_at IS NULL AND rotated_at IS NULL \
+             AND expires_at > ?",
+        )
+        .bind(hash)
+        .bind(now.micros())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(found.is_some())
+    }
+
     async fn revoke_family_in(conn: &mut SqliteConnection, family: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
             .bind(now.micros())
@@ -320,6 +334,13 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
         public: row.try_get::<i64, _>("public").map_err(sqlite_error)? != 0,
         disabled: row.try_get::<i64, _>("disabled").map_err(sqlite_error)? != 0,
         secret_hash: row.try_get("secret_hash").map_err(sqlite_error)?,
+        refresh_rotation: match row.try_get::<Option<String>, _>("refresh_rotation").map_err(sqlite_error)? {
+            None => None,
+            Some(text) => Some(
+                RefreshRotation::parse(&text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("refresh_rotation {text:?}")))?,
+            ),
+        },
     })
 }
 
@@ -353,6 +374,10 @@ fn token_from_prefixed(row: &SqliteRow, prefix: &str) -> Result<TokenRecord, Sto
 
 const TOKEN_SELECT: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, family, \
      code_hash, access, rotated_at FROM tokens WHERE hash = ?";
+
+/// [`TOKEN_SELECT`] with `last_used`: when the token was last presented, or else issued.
+const TOKEN_USE_SELECT: &str = "SELECT hash, kind, user_id, client_id, scopes, created_at, expires_at, revoked_at, \
+     family, code_hash, access, rotated_at, COALESCE(last_used_at, created_at) AS last_used FROM tokens WHERE hash = ?";
 
 #[async_trait]
 impl Store for SqliteStore {
