@@ -359,6 +359,9 @@ mod tests {
             assert!(sink.files.is_empty(), "{subject}: no partial listing");
         }
         let mut sink = MemorySink::default();
-        source_at(dir.path()).with_limits(8, 5).export(&group(), &request("wide", &cancelled), &mut sink).expect("5 fit");
+        source_at(dir.path())
+            .with_limits(8, 5)
+            .export(&group(), &request("wide", &cancelled), &mut sink)
+            .expect("5 fit");
     }
 }

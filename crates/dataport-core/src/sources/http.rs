@@ -175,10 +175,9 @@ impl HttpSource {
     /// Whether `record` lies in the request's window; records without a readable time fail.
     fn in_window(&self, record: &Value, request: &ExportRequest<'_>) -> Result<bool, SourceError> {
         let Some(field) = &self.config.time_field else { return Ok(true) };
-        let at =
-            record.get(field).and_then(Value::as_str).and_then(|t| Timestamp::parse(t).ok()).ok_or_else(|| {
-                SourceError::fault(Failure::BadAnswer, format!("a record's {field:?} is not an RFC 3339 time"))
-            })?;
+        let at = record.get(field).and_then(Value::as_str).and_then(|t| Timestamp::parse(t).ok()).ok_or_else(|| {
+            SourceError::fault(Failure::BadAnswer, format!("a record's {field:?} is not an RFC 3339 time"))
+        })?;
         Ok(request.start_time.is_none_or(|start| at >= start) && at < request.export_time)
     }
 }
@@ -331,7 +330,8 @@ mod tests {
         ))
         .expect("config");
         let cancelled = AtomicBool::new(false);
-        let request = ExportRequest { subject: "alice", start_time: None, export_time: Timestamp::now(), cancelled: &cancelled };
+        let request =
+            ExportRequest { subject: "alice", start_time: None, export_time: Timestamp::now(), cancelled: &cancelled };
         let group = crate::catalogue::Catalogue::built_in().groups()[0].clone();
         let err = HttpSource::new(&config).expect("source").export(&group, &request, &mut MemorySink::default()).await;
         let err = err.expect_err("refused");

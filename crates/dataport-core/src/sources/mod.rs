@@ -468,7 +468,8 @@ mod tests {
 
     #[test]
     fn a_url_in_the_log_keeps_no_query_and_no_password() {
-        let url = reqwest::Url::parse("https://ops:pa55@notes.internal:8443/export/x?user=a&api_key=k3y#f").expect("url");
+        let url =
+            reqwest::Url::parse("https://ops:pa55@notes.internal:8443/export/x?user=a&api_key=k3y#f").expect("url");
         assert_eq!(redacted_url(&url), "https://notes.internal:8443/export/x?…");
         let url = reqwest::Url::parse("http://[::1]/p").expect("url");
         assert_eq!(redacted_url(&url), "http://[::1]/p");
