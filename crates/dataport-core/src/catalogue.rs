@@ -102,6 +102,8 @@ pub struct HttpSourceConfig {
     pub timeout_seconds: Option<u64>,
     /// Attempts of one request on 429, 5xx and connection errors (default 5).
     pub attempts: Option<u32>,
+    /// The largest page read, in bytes (default 16 MiB): a larger one fails the export.
+    pub max_page_bytes: Option<u64>,
 }
 
 /// `kind = "files"`.

@@ -35,8 +35,31 @@ enum Outcome {
     Cancelled,
     /// This process is shutting down: the job goes back to the queue at once.
     Interrupted,
-    Failed(String),
-    Transient(String),
+    Failed(Reason),
+    Transient(Reason),
+}
+
+/// Why an attempt failed, told twice: `public` is stored with the job — what the app reads at
+/// `/x/v1/archiveJobs/{id}` and the person sees on `/account` — and holds only a class
+/// ([`crate::sources::Failure`]); `detail` goes only to the operator's log, in the line that
+/// carries the job's id and attempt (the reference the person and the app can quote).
+struct Reason {
+    public: String,
+    detail: String,
+}
+
+impl Reason {
+    /// A reason whose text is fit for everyone.
+    fn plain(text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self { public: text.clone(), detail: text }
+    }
+}
+
+impl From<SourceError> for Reason {
+    fn from(e: SourceError) -> Self {
+        Self { public: e.public().to_string(), detail: e.to_string() }
+    }
 }
 
 impl Dataport {
@@ -100,13 +123,14 @@ impl Dataport {
             Outcome::Complete(parts, progress) => self.store.complete(&lease, parts, progress, now).await,
             Outcome::Cancelled => Ok(false),
             Outcome::Interrupted => self.store.release(&lease, "interrupted by a shutdown", now).await,
-            Outcome::Failed(reason) => self.store.fail(&lease, reason, now).await,
+            Outcome::Failed(reason) => self.store.fail(&lease, &reason.public, now).await,
             Outcome::Transient(reason) if lease.attempt >= self.config.max_attempts => {
-                self.store.fail(&lease, &format!("gave up after {} attempts: {reason}", lease.attempt), now).await
+                let public = format!("gave up after {} attempts: {}", lease.attempt, reason.public);
+                self.store.fail(&lease, &public, now).await
             }
             Outcome::Transient(reason) => {
                 let backoff = 1i64 << lease.attempt.min(8);
-                self.store.release(&lease, reason, now.plus_seconds(backoff)).await
+                self.store.release(&lease, &reason.public, now.plus_seconds(backoff)).await
             }
         };
         let elapsed = started.elapsed();
@@ -135,8 +159,12 @@ impl Dataport {
                 let bytes: u64 = parts.iter().map(|p| p.size).sum();
                 tracing::info!(parts = parts.len(), bytes, seconds, "export complete");
             }
-            (Outcome::Failed(reason), Ok(true)) => tracing::warn!(%reason, seconds, "export failed"),
-            (Outcome::Transient(reason), Ok(true)) => tracing::warn!(%reason, "export attempt failed; will retry"),
+            (Outcome::Failed(reason), Ok(true)) => {
+                tracing::warn!(reason = %reason.public, detail = %reason.detail, seconds, "export failed");
+            }
+            (Outcome::Transient(reason), Ok(true)) => {
+                tracing::warn!(reason = %reason.public, detail = %reason.detail, "export attempt failed; will retry");
+            }
             (Outcome::Interrupted, Ok(true)) => tracing::info!(seconds, "export interrupted by shutdown; job released"),
             (_, Ok(_)) => tracing::info!(seconds, "export stopped: the job was cancelled or taken over"),
             (_, Err(e)) => tracing::error!(error = %e, "could not record the export's outcome; the lease will expire"),
@@ -152,8 +180,10 @@ impl Dataport {
         let job = lease.job.clone();
         let subject = match self.store.user(&job.user_id).await {
             Ok(Some(user)) => user.subject,
-            Ok(None) => return Outcome::Failed("the job's user no longer exists".into()),
-            Err(e) => return Outcome::Transient(e.to_string()),
+            Ok(None) => return Outcome::Failed(Reason::plain("the job's user no longer exists")),
+            Err(e) => {
+                return Outcome::Transient(Reason { public: "database unavailable".into(), detail: e.to_string() });
+            }
         };
         if let Err(e) = self.delete_earlier_attempts(&job.id, lease.attempt).await {
             tracing::warn!(error = %e, "could not delete earlier attempts' output");
@@ -176,9 +206,12 @@ impl Dataport {
                         Ok(Ok(parts)) => Outcome::Complete(parts, progress.snapshot()),
                         _ if interrupted => Outcome::Interrupted,
                         Ok(Err(SourceError::Cancelled)) => Outcome::Cancelled,
-                        Ok(Err(SourceError::Permanent(reason))) => Outcome::Failed(reason),
-                        Ok(Err(e)) => Outcome::Transient(e.to_string()),
-                        Err(e) => Outcome::Transient(format!("export task died: {e}")),
+                        Ok(Err(e)) if e.is_transient() => Outcome::Transient(e.into()),
+                        Ok(Err(e)) => Outcome::Failed(e.into()),
+                        Err(e) => Outcome::Transient(Reason {
+                            public: "export task died".into(),
+                            detail: format!("export task died: {e}"),
+                        }),
                     };
                 }
                 changed = shutdown.changed(), if !interrupted => {

@@ -118,19 +118,125 @@ pub trait FileSink {
 }
 
 /// Why a source could not export a group.
+///
+/// What a failure tells is split in two: its [`Failure`] class (from [`SourceError::public`]) is
+/// what apps and the person are told — it is stored as the job's failure reason, read at
+/// `/x/v1/archiveJobs/{id}` and shown on `/account` — while the error's text is the operator's
+/// detail, written only to the log (SPEC §4: internals never reach a response). A source's
+/// URL, query, paths or the database's message (which names the schema) therefore never reach an
+/// app; the detail itself must still hold no secret (no URL query, header or password: see
+/// [`redacted_url`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The export was cancelled; not a failure.
     #[error("cancelled")]
     Cancelled,
-    /// Retrying will not help (bad configuration, data that cannot be read); the job fails.
+    /// Retrying will not help (bad configuration, data that cannot be read); the job fails. The
+    /// text is the operator's detail; apps are told [`Failure::Failed`].
     #[error("{0}")]
     Permanent(String),
-    /// May succeed later (an unreachable database); the job is attempted again.
+    /// May succeed later (an unreachable database); the job is attempted again. The text is the
+    /// operator's detail; apps are told [`Failure::Unavailable`].
     #[error("{0}")]
     Transient(String),
+    /// A failure the source classified: apps are told `class`, the log gets `detail`. Retried
+    /// when the class may pass ([`Failure::is_transient`]).
+    #[error("{detail}")]
+    Fault { class: Failure, detail: String },
     #[error(transparent)]
     Sink(#[from] SinkError),
+}
+
+impl SourceError {
+    /// A failure of `class` whose operator's detail is `detail`.
+    pub fn fault(class: Failure, detail: impl Into<String>) -> Self {
+        Self::Fault { class, detail: detail.into() }
+    }
+
+    /// What apps and the person are told.
+    pub fn public(&self) -> Failure {
+        match self {
+            Self::Cancelled | Self::Permanent(_) => Failure::Failed,
+            Self::Transient(_) => Failure::Unavailable,
+            Self::Fault { class, .. } => *class,
+            Self::Sink(_) => Failure::Archive,
+        }
+    }
+
+    /// Whether a later attempt may succeed (the job is then attempted again).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Cancelled | Self::Permanent(_) => false,
+            Self::Transient(_) | Self::Sink(_) => true,
+            Self::Fault { class, .. } => class.is_transient(),
+        }
+    }
+}
+
+/// The class of a source's failure: all that apps and the person learn of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The source could not be reached (connection refused, DNS, TLS, a database that is down).
+    Unavailable,
+    /// The source did not answer in time.
+    TimedOut,
+    /// The source answered this HTTP error status.
+    Status(u16),
+    /// The source answered what the catalogue does not describe: not the expected JSON, a
+    /// redirect to another origin, a cursor it had already returned, pages without end.
+    BadAnswer,
+    /// The operator's query failed (a missing table, a value that cannot be read).
+    Query,
+    /// The user's data at the source exceeds one of dataport's caps (a page too large, a file
+    /// tree too deep or with too many entries).
+    TooLarge,
+    /// Anything else (a custom source's error).
+    Failed,
+    /// The archive could not be written.
+    Archive,
+}
+
+impl Failure {
+    /// Whether a later attempt may succeed.
+    pub fn is_transient(self) -> bool {
+        match self {
+            Self::Unavailable | Self::TimedOut | Self::Archive => true,
+            Self::Status(code) => code == 429 || (500..600).contains(&code),
+            Self::BadAnswer | Self::Query | Self::TooLarge | Self::Failed => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable => f.write_str("source unavailable"),
+            Self::TimedOut => f.write_str("source timed out"),
+            Self::Status(code) => match reqwest::StatusCode::from_u16(*code) {
+                Ok(status) => write!(f, "source answered {status}"),
+                Err(_) => write!(f, "source answered status {code}"),
+            },
+            Self::BadAnswer => f.write_str("source answered something unexpected"),
+            Self::Query => f.write_str("source query failed"),
+            Self::TooLarge => f.write_str("source data exceeds a limit"),
+            Self::Failed => f.write_str("source failed"),
+            Self::Archive => f.write_str("archive could not be written"),
+        }
+    }
+}
+
+/// `url` as the operator's log may show it: scheme, host, port and path only — no user name or
+/// password, no query (where `?api_key=${SECRET}` would be), no fragment.
+pub fn redacted_url(url: &reqwest::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    if url.query().is_some() {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 /// A source of records for resource groups, run on a blocking thread.
@@ -353,5 +459,31 @@ impl FileSink for MemorySink {
     fn end_bundle(&mut self) -> Result<(), SinkError> {
         self.bundle = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_in_the_log_keeps_no_query_and_no_password() {
+        let url =
+            reqwest::Url::parse("https://ops:pa55@notes.internal:8443/export/x?user=a&api_key=k3y#f").expect("url");
+        assert_eq!(redacted_url(&url), "https://notes.internal:8443/export/x?…");
+        let url = reqwest::Url::parse("http://[::1]/p").expect("url");
+        assert_eq!(redacted_url(&url), "http://[::1]/p");
+    }
+
+    #[test]
+    fn apps_are_told_a_class_and_only_transient_classes_are_retried() {
+        let e = SourceError::fault(Failure::Status(404), "GET http://x/p answered 404 Not Found");
+        assert_eq!(e.public().to_string(), "source answered 404 Not Found");
+        assert!(!e.is_transient());
+        assert!(SourceError::fault(Failure::Status(503), "").is_transient());
+        assert!(SourceError::fault(Failure::TimedOut, "").is_transient());
+        assert!(!SourceError::fault(Failure::Query, "").is_transient());
+        assert_eq!(SourceError::Permanent("relation \"t\" does not exist".into()).public(), Failure::Failed);
+        assert_eq!(SourceError::Transient("db down".into()).public().to_string(), "source unavailable");
     }
 }

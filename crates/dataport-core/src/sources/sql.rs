@@ -25,7 +25,7 @@ use sqlx::{Column, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef};
 
 use dataport_types::Timestamp;
 
-use super::{AsyncDataSource, ExportRequest, FileSink, SourceError, csv_field, data_layout};
+use super::{AsyncDataSource, ExportRequest, Failure, FileSink, SourceError, csv_field, data_layout};
 use crate::catalogue::{Format, ResourceGroup, SqlSourceConfig};
 
 /// How often a long export checks for cancellation, in rows.
@@ -102,7 +102,8 @@ fn quoted(name: &str) -> String {
 }
 
 /// Transient: the database could not be reached or is briefly unable to answer; permanent: the
-/// query or the data is wrong, which a retry will not change.
+/// query or the data is wrong, which a retry will not change. The database's message names the
+/// operator's schema, so it is the operator's detail: apps are told only the class.
 fn sql_error(e: sqlx::Error) -> SourceError {
     let transient = match &e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
@@ -119,10 +120,10 @@ fn sql_error(e: sqlx::Error) -> SourceError {
         }),
         _ => false,
     };
-    if transient {
-        SourceError::Transient(format!("source database: {e}"))
-    } else {
-        SourceError::Permanent(format!("source query: {e}"))
+    match (transient, &e) {
+        (true, sqlx::Error::PoolTimedOut) => SourceError::fault(Failure::TimedOut, format!("source database: {e}")),
+        (true, _) => SourceError::fault(Failure::Unavailable, format!("source database: {e}")),
+        (false, _) => SourceError::fault(Failure::Query, format!("source query: {e}")),
     }
 }
 

@@ -655,3 +655,217 @@ async fn the_operator_example_runs_end_to_end() {
     assert_eq!(summary["notes"], 6, "{summary}");
     assert_eq!(summary["photos"].as_array().map(Vec::len), Some(3), "{summary}");
 }
+
+// ------------------------------------------------------------------ hostile and failing sources
+
+/// Initiates an export of `group` for `user` and waits for it to end (failed, most often).
+async fn export_ending(app: &TestApp, user: &str, group: &str, within: Duration) -> (String, String, Value) {
+    let token = app.token(user, "c", &[group], Access::OneTime).await;
+    let id = app.initiate(&token, &json!({ "resources": [group] }).to_string()).await;
+    let state = app.wait_done(&token, &id, within).await;
+    (token, id, state)
+}
+
+/// The job's failure reason as the app reads it at `/x/v1/archiveJobs/{id}`.
+async fn failure_reason(app: &TestApp, token: &str, id: &str) -> String {
+    let details = app.get(&format!("/x/v1/archiveJobs/{id}"), token).await;
+    assert_eq!(details.status, StatusCode::OK, "{}", details.text);
+    details.json["failureReason"].as_str().expect("a failure reason").to_owned()
+}
+
+/// An HTTP source whose URL carries a secret (`?api_key=${SECRET}`, expanded) and an SQL source
+/// whose query names the operator's schema both fail; the app (`/x/v1/archiveJobs/{id}`), the
+/// person (`/account`) and the stored job see only the failure's class, never the URL, the key
+/// or the table (issue 22 finding 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_source_tells_the_app_and_the_person_its_class_never_its_url_or_schema() {
+    const KEY: &str = "k3y-0f-the-0perator";
+    const TABLE: &str = "payroll_ledger_v7";
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed); // nothing listens there: every request is refused
+    let http = format!(
+        "kind = \"http\"\nurl = \"http://127.0.0.1:{port}/export/comments?user={{subject}}&api_key={KEY}\"\n\
+         records = \"items\"\nattempts = 1\ntimeout_seconds = 2"
+    );
+    let db = tempfile::tempdir().expect("tempdir");
+    let path = db.path().join("ops.sqlite");
+    let mut conn = <sqlx::SqliteConnection as Connection>::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("sqlite");
+    sqlx::query("CREATE TABLE notes (id INTEGER, owner TEXT)").execute(&mut conn).await.expect("schema");
+    conn.close().await.expect("close");
+    let sql = format!(
+        "kind = \"sql\"\ndatabase = \"sqlite://{}\"\nquery = \"SELECT id FROM {TABLE} WHERE owner = :subject\"",
+        path.display()
+    );
+    let catalogue = format!(
+        "{}{}",
+        group("ops.comments", "Comments", "json", "comments.json", false, &http),
+        group("ops.ledger", "Ledger", "json", "ledger.json", false, &sql)
+    );
+    let (app, _dir) = app_with_catalogue(&catalogue, |c| c.max_attempts = 1).await;
+    crate::oauth::user(&app, "alice", "alice's long passphrase").await;
+
+    let mut reasons = Vec::new();
+    for (group, class) in [("ops.comments", "source unavailable"), ("ops.ledger", "source query failed")] {
+        let (token, id, state) = export_ending(&app, "alice", group, Duration::from_secs(30)).await;
+        assert_eq!(state["state"], "FAILED", "{state}");
+        let reason = failure_reason(&app, &token, &id).await;
+        assert!(reason.ends_with(class), "{group}: {reason:?} is its class");
+        let stored = app.core.store().job(&id).await.expect("store").expect("job").failure_reason;
+        assert_eq!(stored.as_deref(), Some(reason.as_str()), "what is stored is what the app reads");
+        reasons.push(reason);
+    }
+    let mut browser = crate::oauth::Browser::new(&app);
+    let page = browser.get("/account").await;
+    let csrf = crate::oauth::hidden(&page.html, "csrf");
+    let form = [("csrf", csrf.as_str()), ("username", "alice"), ("password", "alice's long passphrase")];
+    assert_eq!(browser.post("/account/login", &form).await.status, StatusCode::SEE_OTHER);
+    let account = browser.get("/account").await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.html);
+    for reason in &reasons {
+        assert!(account.html.contains(reason.as_str()), "the person sees {reason:?}: {}", account.html);
+    }
+    for (seen, text) in reasons.iter().map(|r| ("the app", r.as_str())).chain([("the person", account.html.as_str())]) {
+        for secret in [KEY, "api_key", TABLE, "127.0.0.1", "/export/comments", "ops.sqlite"] {
+            assert!(!text.contains(secret), "{seen} sees {secret:?}: {text}");
+        }
+    }
+}
+
+/// A fake service that attacks its client: `/page` redirects to `/stolen` on another origin,
+/// which records the headers it receives; `/huge` answers one page far over the size cap;
+/// `/cycle` returns the cursors `a, b, a, b, …`.
+struct HostileService {
+    base: String,
+    /// The headers the other origin received, one map per request.
+    stolen: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
+    /// Requests `/cycle` answered.
+    cycled: Arc<AtomicUsize>,
+}
+
+impl HostileService {
+    async fn start() -> Self {
+        use axum::extract::{Query, State};
+        use axum::response::IntoResponse;
+        let stolen = Arc::new(Mutex::new(Vec::new()));
+        let cycled = Arc::new(AtomicUsize::new(0));
+        let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let other_base = format!("http://{}", other.local_addr().expect("addr"));
+        let thief =
+            axum::Router::new()
+                .route(
+                    "/stolen",
+                    axum::routing::get(
+                        |State(stolen): State<Arc<Mutex<Vec<axum::http::HeaderMap>>>>,
+                         headers: axum::http::HeaderMap| async move {
+                            stolen.lock().expect("lock").push(headers);
+                            axum::Json(json!({ "items": [{ "id": 1 }] }))
+                        },
+                    ),
+                )
+                .with_state(stolen.clone());
+        tokio::spawn(async move { axum::serve(other, thief).await });
+        let redirect = move || {
+            let to = format!("{other_base}/stolen");
+            async move { (StatusCode::FOUND, [("location", to)]).into_response() }
+        };
+        let huge = || async {
+            // 20 MiB of valid JSON in 1 MiB chunks without a Content-Length: a page the old code
+            // read whole and accepted.
+            let mut chunks = vec![bytes::Bytes::from_static(br#"{"items": [{"id": 1}], "pad": ""#)];
+            chunks.extend((0..20).map(|_| bytes::Bytes::from(vec![b'x'; 1 << 20])));
+            chunks.push(bytes::Bytes::from_static(b"\"}"));
+            let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+            ([("content-type", "application/json")], axum::body::Body::from_stream(stream)).into_response()
+        };
+        let cycle = |State(cycled): State<Arc<AtomicUsize>>,
+                     Query(query): Query<std::collections::HashMap<String, String>>| async move {
+            let n = cycled.fetch_add(1, Ordering::SeqCst);
+            let next = if query.get("cursor").map(String::as_str) == Some("a") { "b" } else { "a" };
+            axum::Json(json!({ "items": [{ "id": n }], "next": next }))
+        };
+        let router = axum::Router::new()
+            .route("/page", axum::routing::get(redirect))
+            .route("/huge", axum::routing::get(huge))
+            .route("/cycle", axum::routing::get(cycle))
+            .with_state(cycled.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { base, stolen, cycled }
+    }
+
+    /// A catalogue with one group reading `path` of the service with an API key header.
+    fn catalogue(&self, path: &str) -> String {
+        let source = format!(
+            "kind = \"http\"\nurl = \"{}{path}?user={{subject}}\"\n\
+             headers = {{ X-Api-Key = \"k3y-0f-the-0perator\", Authorization = \"Bearer s3cret\" }}\n\
+             records = \"items\"\nnext = \"next\"\ncursor_param = \"cursor\"\nattempts = 1",
+            self.base
+        );
+        group("ops.hostile", "Hostile", "json", "hostile.json", false, &source)
+    }
+}
+
+/// A redirect to another origin is refused: that origin never receives the configured API key
+/// (reqwest strips only `Authorization`), and the export fails (issue 22 finding 9).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_source_follows_no_redirect_to_another_origin() {
+    let service = HostileService::start().await;
+    let (app, _dir) = app_with_catalogue(&service.catalogue("/page"), |c| c.max_attempts = 1).await;
+    let (token, id, state) = export_ending(&app, "alice", "ops.hostile", Duration::from_secs(30)).await;
+    let stolen = service.stolen.lock().expect("lock").clone();
+    assert!(stolen.iter().all(|h| h.get("x-api-key").is_none()), "the other origin got the API key: {stolen:?}");
+    assert!(stolen.is_empty(), "the other origin was not even asked");
+    assert_eq!(state["state"], "FAILED", "{state}");
+    assert_eq!(failure_reason(&app, &token, &id).await, "source answered something unexpected");
+}
+
+/// A page over the size cap (16 MiB by default) fails the export instead of being read whole
+/// (issue 22 finding 9).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_source_refuses_a_page_over_the_size_cap() {
+    let service = HostileService::start().await;
+    let (app, _dir) = app_with_catalogue(&service.catalogue("/huge"), |c| c.max_attempts = 1).await;
+    let (token, id, state) = export_ending(&app, "alice", "ops.hostile", Duration::from_secs(60)).await;
+    assert_eq!(state["state"], "FAILED", "{state}");
+    assert_eq!(failure_reason(&app, &token, &id).await, "source data exceeds a limit");
+}
+
+/// Cursors that come back (`a, b, a, b`) fail the export at the first repeat, instead of paging
+/// a million times (issue 22 finding 9).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_source_refuses_a_cursor_it_returned_before() {
+    let service = HostileService::start().await;
+    let (app, _dir) = app_with_catalogue(&service.catalogue("/cycle"), |c| c.max_attempts = 1).await;
+    let (token, id, state) = export_ending(&app, "alice", "ops.hostile", Duration::from_secs(20)).await;
+    assert_eq!(state["state"], "FAILED", "{state}");
+    assert_eq!(failure_reason(&app, &token, &id).await, "source answered something unexpected");
+    assert_eq!(service.cycled.load(Ordering::SeqCst), 3, "pages none, a and b; b's cursor a is a repeat");
+}
+
+/// A `files` tree with links back to itself (`loop -> .`, `self -> .`, `sub/up -> ..`): links
+/// to directories are not followed, so the walk ends and each file is exported once (issue 22
+/// finding 4; the old walk never ended).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_loop_in_a_files_tree_ends_and_exports_each_file_once() {
+    let photos = tempfile::tempdir().expect("tempdir");
+    let alice = photos.path().join("alice");
+    std::fs::create_dir_all(alice.join("sub")).expect("mkdir");
+    std::fs::write(alice.join("photo.jpg"), b"photo").expect("write");
+    std::fs::write(alice.join("sub/beach.jpg"), b"beach").expect("write");
+    std::os::unix::fs::symlink(".", alice.join("loop")).expect("link");
+    std::os::unix::fs::symlink(".", alice.join("self")).expect("link");
+    std::os::unix::fs::symlink("..", alice.join("sub/up")).expect("link");
+    let source = format!("kind = \"files\"\nroot = \"{}/{{subject}}\"", photos.path().display());
+    let (app, _dir) =
+        app_with_catalogue(&group("notes.photos", "Photos", "json", "files.json", false, &source), |_| {}).await;
+    let (_, _, state) = export_ending(&app, "alice", "notes.photos", Duration::from_secs(30)).await;
+    assert_eq!(state["state"], "COMPLETE", "{state}");
+    let parts = download_all(&app, &state).await;
+    let listing = python_reads(&parts, "Portability/Photos/files.json", "json");
+    let paths: Vec<&str> = listing.as_array().expect("listing").iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(paths, ["photo.jpg", "sub/beach.jpg"], "each file once");
+}
