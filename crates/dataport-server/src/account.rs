@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -22,10 +22,9 @@ use dataport_types::{State as JobState, Timestamp};
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
-use crate::download::{self, PartRequest};
+use crate::download::{self, OnConnection, PartRequest};
 use crate::oauth::{self, Browser};
 use crate::pages;
-use crate::zero_copy::FileSender;
 
 const ACCOUNT: &str = "/account";
 
@@ -471,7 +470,7 @@ pub async fn download(
     method: Method,
     headers: HeaderMap,
     Path((job_id, part)): Path<(String, String)>,
-    sender: Option<Extension<FileSender>>,
+    connection: OnConnection,
 ) -> Response {
     let (person, _) = match require_person(&app, peer.ip(), address, &headers).await {
         Ok(signed_in) => signed_in,
@@ -483,7 +482,8 @@ pub async fn download(
         Err(e) => return error_page(&e),
     };
     let not_after = Timestamp::now().plus_seconds(300).unix_seconds();
-    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true, sender };
+    let OnConnection { sender, log } = connection;
+    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true, sender, log };
     let mut response = download::serve(&app, download, request).await;
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
