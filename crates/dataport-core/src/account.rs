@@ -20,8 +20,9 @@ use crate::model::{AuditEntry, AuditRecord, Grant, GrantAccess, Job};
 pub const ACTIVITY_PAGE: u32 = 50;
 /// Most exports listed on the page (the newest).
 pub const EXPORTS_LISTED: u32 = 100;
-/// Most entries in the activity download (read from the store 1000 at a time).
-pub const ACTIVITY_EXPORT_MAX: usize = 100_000;
+/// Entries the activity download reads from the store at a time: all it holds of the log at once,
+/// however long the log is.
+pub const ACTIVITY_EXPORT_BATCH: u32 = 1000;
 /// The audit event of an archive download (through a signed URL or the person's own page).
 pub const DOWNLOAD_EVENT: &str = "archive.downloaded";
 
@@ -214,22 +215,18 @@ impl Dataport {
         Ok(names)
     }
 
-    /// Every audit entry of the person, newest first (at most [`ACTIVITY_EXPORT_MAX`]).
-    pub async fn activity_export(&self, user_id: &str) -> Result<Vec<AuditRecord>, ApiError> {
-        let batch = ACTIVITY_PAGE * 20;
-        let mut all: Vec<AuditRecord> = Vec::new();
-        let mut before = None;
-        while all.len() < ACTIVITY_EXPORT_MAX {
-            let page = self.store.user_audit(user_id, before, batch).await?;
-            let full = page.len() == batch as usize;
-            before = page.last().map(|e| e.id);
-            all.extend(page);
-            if !full {
-                break;
-            }
-        }
-        all.truncate(ACTIVITY_EXPORT_MAX);
-        Ok(all)
+    /// One batch of the activity download: the person's audit entries with an id below `before`
+    /// (all, without it), newest first, at most [`ACTIVITY_EXPORT_BATCH`], and the `before` of the
+    /// next batch (`None`: there is none). The download reads the whole log this way, a batch at a
+    /// time, so what it holds does not grow with the log.
+    pub async fn activity_batch(
+        &self,
+        user_id: &str,
+        before: Option<i64>,
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), ApiError> {
+        let batch = self.store.user_audit(user_id, before, ACTIVITY_EXPORT_BATCH).await?;
+        let next = if batch.len() == ACTIVITY_EXPORT_BATCH as usize { batch.last().map(|e| e.id) } else { None };
+        Ok((batch, next))
     }
 
     /// Records that `user_id` signed in (`method`: `password` or `trusted-header`) from `address`.

@@ -9,10 +9,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use dataport_core::ApiError;
@@ -22,10 +23,10 @@ use dataport_types::{State as JobState, Timestamp};
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
-use crate::download::{self, PartRequest};
+use crate::download::{self, OnConnection, PartRequest};
 use crate::oauth::{self, Browser};
 use crate::pages;
-use crate::zero_copy::FileSender;
+use crate::slots::Slot;
 
 const ACCOUNT: &str = "/account";
 
@@ -471,7 +472,7 @@ pub async fn download(
     method: Method,
     headers: HeaderMap,
     Path((job_id, part)): Path<(String, String)>,
-    sender: Option<Extension<FileSender>>,
+    connection: OnConnection,
 ) -> Response {
     let (person, _) = match require_person(&app, peer.ip(), address, &headers).await {
         Ok(signed_in) => signed_in,
@@ -483,7 +484,8 @@ pub async fn download(
         Err(e) => return error_page(&e),
     };
     let not_after = Timestamp::now().plus_seconds(300).unix_seconds();
-    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true, sender };
+    let OnConnection { sender, log } = connection;
+    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: true, sender, log };
     let mut response = download::serve(&app, download, request).await;
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
@@ -550,6 +552,10 @@ pub async fn activity(
 }
 
 /// `GET /account/activity.json`: every audit entry of the person, newest first, as a download.
+///
+/// The body is streamed a batch of entries at a time as the connection takes it
+/// ([`ActivityStream`]), so a request holds one batch whatever the log's length; and one person
+/// streams one at a time (in this process): a second download while the first runs is a 429.
 pub async fn activity_json(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -560,14 +566,28 @@ pub async fn activity_json(
         Ok(signed_in) => signed_in,
         Err(page) => return page,
     };
-    let entries = match app.core.activity_export(&person.user.id).await {
-        Ok(entries) => entries,
+    let Some(slot) = app.activity_downloads.take(&[(person.user.id.clone(), 1)]) else {
+        let mut response = pages::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Already downloading",
+            "Your activity is already being downloaded. Try again when that download has finished.",
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
+    // The first batch is read before answering, so that an outage is an error page, not a 200
+    // cut short.
+    let (first, next) = match app.core.activity_batch(&person.user.id, None).await {
+        Ok(batch) => batch,
         Err(e) => return error_page(&e),
     };
-    let body = serde_json::json!({ "user": person.user.username, "entries": entries });
-    let Ok(text) = serde_json::to_string_pretty(&body) else {
-        return error_page(&ApiError::Internal);
-    };
+    let Ok(user) = serde_json::to_string(&person.user.username) else { return error_page(&ApiError::Internal) };
+    let mut head = format!("{{\"user\": {user}, \"entries\": [").into_bytes();
+    let empty = first.is_empty();
+    render_entries(&mut head, &first, true);
+    let stream = ActivityStream { core: app.core.clone(), user_id: person.user.id, next, empty, _slot: slot };
+    let body =
+        futures_util::stream::once(std::future::ready(std::io::Result::Ok(Bytes::from(head)))).chain(stream.batches());
     pages::secure(
         (
             StatusCode::OK,
@@ -575,8 +595,53 @@ pub async fn activity_json(
                 (header::CONTENT_TYPE, "application/json; charset=utf-8"),
                 (header::CONTENT_DISPOSITION, "attachment; filename=\"dataport-activity.json\""),
             ],
-            text,
+            Body::from_stream(body),
         )
             .into_response(),
     )
+}
+
+/// Appends `entries` to the JSON array being written, one a line; `first`: nothing precedes them.
+fn render_entries(out: &mut Vec<u8>, entries: &[AuditRecord], first: bool) {
+    for (i, record) in entries.iter().enumerate() {
+        out.extend_from_slice(if first && i == 0 { b"\n  " } else { b",\n  " });
+        if serde_json::to_writer(&mut *out, record).is_err() {
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+/// The rest of an activity download after its first batch: each later batch read from the store
+/// when the connection asks for more, then the closing of the document. Holds the person's slot
+/// until the download ends (sent, or the connection gone).
+struct ActivityStream {
+    core: std::sync::Arc<dataport_core::Dataport>,
+    user_id: String,
+    /// The cursor of the next batch; `None` once the last has been read.
+    next: Option<i64>,
+    /// No entry written yet (the next one is the array's first).
+    empty: bool,
+    _slot: Slot,
+}
+
+impl ActivityStream {
+    fn batches(self) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+        futures_util::stream::unfold(Some(self), |state| async move {
+            let mut this = state?;
+            let Some(before) = this.next else { return Some((Ok(Bytes::from_static(b"\n]}\n")), None)) };
+            match this.core.activity_batch(&this.user_id, Some(before)).await {
+                Ok((batch, next)) => {
+                    let mut chunk = Vec::new();
+                    render_entries(&mut chunk, &batch, this.empty);
+                    this.empty &= batch.is_empty();
+                    this.next = next;
+                    Some((Ok(Bytes::from(chunk)), Some(this)))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "activity download: reading the log failed; cut short");
+                    Some((Err(std::io::Error::other("the audit log could not be read")), None))
+                }
+            }
+        })
+    }
 }

@@ -6,7 +6,8 @@
 //! in S3) it holds one [`CHUNK`] in memory at a time. However slowly its client reads, a client
 //! that stops reading is cut off by the connection's write timeout; downloads streaming at once
 //! are capped per client address and per job ([`DownloadSlots`]); the audit entry is written
-//! when the response ends and records the bytes actually handed to the connection.
+//! when the response ends and records the bytes actually handed to the connection, one entry per
+//! part and connection however many requests it makes ([`DownloadLog`]).
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -22,8 +23,7 @@ use futures_util::Stream;
 
 use dataport_core::Dataport;
 use dataport_core::blob::ByteStream;
-use dataport_core::download::Download;
-use dataport_core::model::AuditEntry;
+use dataport_core::download::{Download, DownloadLog, Served};
 use dataport_core::signing::Signature;
 use dataport_types::{Code, Status};
 
@@ -91,12 +91,12 @@ impl DownloadSlots {
 
 /// The body of a download: the part's chunks as the blob store streams them, one at a time as
 /// the connection asks for them. When it is dropped — the range sent, or the connection gone —
-/// it gives back its slot and writes the audit entry with the bytes handed to the connection.
+/// it gives back its slot and audits the bytes handed to the connection (on its connection's
+/// [`DownloadLog`]).
 struct Sending {
     chunks: ByteStream,
-    len: u64,
     sent: u64,
-    audit: Option<(Arc<Dataport>, AuditEntry)>,
+    audit: Option<Audit>,
     /// The request's span, for what is logged after the handler returned.
     span: tracing::Span,
     _slot: Slot,
@@ -117,16 +117,21 @@ impl Stream for Sending {
     }
 }
 
+/// What a download's body audits when it ends.
+struct Audit {
+    core: Arc<Dataport>,
+    log: Option<DownloadLog>,
+    download: Download,
+    served: Served,
+}
+
 impl Drop for Sending {
     fn drop(&mut self) {
-        let Some((core, mut entry)) = self.audit.take() else { return };
+        let Some(Audit { core, log, download, mut served }) = self.audit.take() else { return };
         core.metrics().downloaded(self.sent);
-        if let Some(detail) = entry.detail.as_object_mut() {
-            detail.insert("bytes".into(), self.sent.into());
-            detail.insert("complete".into(), (self.sent == self.len).into());
-        }
+        served.sent = self.sent;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { core.record(entry).await });
+            runtime.spawn(async move { core.record_download(log.as_ref(), &download, served).await });
         }
     }
 }
@@ -138,7 +143,7 @@ pub async fn handle(
     method: Method,
     Path((job, part)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    sender: Option<Extension<FileSender>>,
+    connection: OnConnection,
     headers: HeaderMap,
 ) -> Response {
     let (Ok(part), Some(signature)) = (part.parse::<u32>(), signature(query.as_deref())) else {
@@ -147,9 +152,26 @@ pub async fn handle(
     let Ok(download) = app.core.open_download(&job, part, &signature).await else {
         return denied();
     };
-    let request =
-        PartRequest { address, method, headers: &headers, part, not_after: signature.expires, by_user: false, sender };
+    let OnConnection { sender, log } = connection;
+    let not_after = signature.expires;
+    let request = PartRequest { address, method, headers: &headers, part, not_after, by_user: false, sender, log };
     serve(&app, download, request).await
+}
+
+/// What the accept loop gives a connection for its downloads (request extensions): the file
+/// sender, when the connection can send files itself, and the connection's download audit.
+pub struct OnConnection {
+    pub sender: Option<Extension<FileSender>>,
+    pub log: Option<DownloadLog>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OnConnection {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let sender = parts.extensions.get::<FileSender>().cloned().map(Extension);
+        Ok(Self { sender, log: parts.extensions.get::<DownloadLog>().cloned() })
+    }
 }
 
 /// What a download of an opened part was asked for, and by whom.
@@ -164,21 +186,17 @@ pub struct PartRequest<'a> {
     pub by_user: bool,
     /// The connection's file sender, when it can send files itself.
     pub sender: Option<Extension<FileSender>>,
+    /// The connection's download audit, when the accept loop gave it one.
+    pub log: Option<DownloadLog>,
 }
 
 /// Serves a part that has passed its checks: a redirect to the blob store when configured,
 /// else the bytes (whole or one range), with the slot caps and the audit entry of every download.
 pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>) -> Response {
-    let PartRequest { address, method, headers, part, not_after, by_user, sender } = request;
-    let with_by = |mut detail: serde_json::Value| {
-        if by_user && let Some(detail) = detail.as_object_mut() {
-            detail.insert("by".into(), "user".into());
-        }
-        detail
-    };
+    let PartRequest { address, method, headers, part, not_after, by_user, sender, log } = request;
+    let served = Served { part, address, by_user, redirect: false, offset: 0, requested: 0, sent: 0 };
     if let Some(location) = app.core.download_redirect(&download, not_after).await {
-        let detail = serde_json::json!({ "part": part, "redirect": true, "address": address.to_string() });
-        app.core.record(download_audit(&download, with_by(detail))).await;
+        app.core.record_download(log.as_ref(), &download, Served { redirect: true, ..served }).await;
         return (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())])
             .into_response();
     }
@@ -218,13 +236,10 @@ pub async fn serve(app: &AppState, download: Download, request: PartRequest<'_>)
         return busy();
     };
     tracing::info!(job = %download.job_id, part, bytes = len, by_user, "download");
-    let audit = download_audit(
-        &download,
-        with_by(serde_json::json!({ "part": part, "offset": start, "requested": len, "address": address.to_string() })),
-    );
     let Some(chunks) = part_bytes(app, &download, start, len, sender).await else { return denied() };
-    let audit = Some((app.core.clone(), audit));
-    let sending = Sending { chunks, len, sent: 0, audit, span: tracing::Span::current(), _slot: slot };
+    let served = Served { offset: start, requested: len, ..served };
+    let audit = Some(Audit { core: app.core.clone(), log, download, served });
+    let sending = Sending { chunks, sent: 0, audit, span: tracing::Span::current(), _slot: slot };
     builder.body(Body::from_stream(sending)).unwrap_or_else(|_| denied())
 }
 
@@ -244,18 +259,6 @@ async fn part_bytes(
         return Some(stand_ins);
     }
     app.core.read_part(download, start, len, CHUNK).await.ok()
-}
-
-/// The audit entry of a download of `download`.
-fn download_audit(download: &Download, detail: serde_json::Value) -> AuditEntry {
-    AuditEntry {
-        event: dataport_core::account::DOWNLOAD_EVENT.into(),
-        user_id: Some(download.user_id.clone()),
-        client_id: Some(download.client_id.clone()),
-        job_id: Some(download.job_id.clone()),
-        detail,
-        ..AuditEntry::now()
-    }
 }
 
 enum Range {

@@ -75,6 +75,8 @@ pub struct Shared {
     auth_limiter: Arc<RateLimiter>,
     /// Downloads streaming at once, per address and per job.
     downloads: Arc<download::DownloadSlots>,
+    /// Activity downloads (`/account/activity.json`) streaming at once, by user id: one each.
+    activity_downloads: Arc<slots::Slots>,
 }
 
 /// A bound, ready-to-run server.
@@ -125,6 +127,7 @@ impl Application {
                 core.config().limits.downloads_per_address,
                 core.config().limits.downloads_per_job,
             )),
+            activity_downloads: Arc::default(),
             core: core.clone(),
         }));
         Ok(Self { listener, metrics_listener, core, router: router(state) })

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use dataport_core::config::{Limits, ProxyList};
+use dataport_core::download::DownloadLog;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -85,10 +86,12 @@ pub async fn serve(
             continue;
         }
         let sender = FileSender::default();
+        let log = DownloadLog::default();
         let socket = Socket::new(stream, sender.clone());
         let service = router.clone().map_request(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(sender.clone());
+            request.extensions_mut().insert(log.clone());
             request.map(axum::body::Body::new)
         });
         let mut closing = closing_rx.clone();

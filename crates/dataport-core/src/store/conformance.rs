@@ -46,6 +46,7 @@ where
     concurrent_sign_in_attempts_are_counted_one_after_another(open().await).await;
     the_audit_log_appends_and_reads_the_newest(open().await).await;
     the_audit_log_is_filtered_by_time_user_and_event(open().await).await;
+    an_audit_entry_is_amended_in_its_detail_only(open().await).await;
     uploads_are_recorded_until_forgotten_and_found_by_prefix(open().await).await;
     the_account_view_is_scoped_by_user(open().await).await;
     the_clock_is_the_databases_and_close_to_ours(open().await).await;
@@ -714,6 +715,34 @@ async fn the_audit_log_appends_and_reads_the_newest(store: Arc<dyn Store>) {
     assert_eq!(newest[2].detail["bytes"], 42);
     assert_eq!(newest[0].job_id.as_deref(), Some("job-2"));
     assert_eq!(newest[1].detail, serde_json::Value::Null);
+}
+
+/// [`super::Audit::append_audit`] returns the new entry's id, growing; [`super::Audit::amend_audit`]
+/// replaces that entry's detail and nothing else, of it or of any other entry (the totals of a
+/// download entry grow this way, and the log does not).
+async fn an_audit_entry_is_amended_in_its_detail_only(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let entry = |i: i64| AuditEntry {
+        at: at(i),
+        event: "archive.downloaded".into(),
+        user_id: Some("u".into()),
+        client_id: Some("app".into()),
+        resources: vec!["myactivity.search".into()],
+        job_id: Some("job".into()),
+        detail: serde_json::json!({ "part": 0, "bytes": i }),
+    };
+    let first = store.append_audit(&entry(1)).await.expect("store");
+    let second = store.append_audit(&entry(2)).await.expect("store");
+    assert!(second > first, "ids grow: {first} then {second}");
+    let amended = serde_json::json!({ "part": 0, "bytes": 300, "requests": 3 });
+    assert!(store.amend_audit(first, &amended).await.expect("store"));
+    assert!(!store.amend_audit(second + 1000, &amended).await.expect("store"), "no such entry");
+    let log = store.audit_log(&AuditFilter::newest(10)).await.expect("store");
+    assert_eq!(log.len(), 2, "amending appends nothing");
+    assert_eq!(log[0], AuditEntry { detail: amended.clone(), ..entry(1) }, "only the detail changed");
+    assert_eq!(log[1], entry(2), "the other entry is untouched");
+    let mine = store.user_audit("u", None, 10).await.expect("store");
+    assert_eq!((mine[1].id, &mine[1].entry.detail), (first, &amended), "the person's view shows the amendment");
 }
 
 /// `Audit::audit_log` with filters: each one set must match, and the limit keeps the newest.

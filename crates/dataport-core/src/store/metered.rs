@@ -337,6 +337,14 @@ impl Audit for MeteredStore {
         self.timed("audit", self.inner.audit(entry)).await
     }
 
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
+        self.timed("append_audit", self.inner.append_audit(entry)).await
+    }
+
+    async fn amend_audit(&self, id: i64, detail: &serde_json::Value) -> Result<bool, StoreError> {
+        self.timed("amend_audit", self.inner.amend_audit(id, detail)).await
+    }
+
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.timed("audit_log", self.inner.audit_log(filter)).await
     }

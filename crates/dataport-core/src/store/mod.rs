@@ -338,11 +338,17 @@ pub trait Auth: Send + Sync {
     async fn revoke_family(&self, family: &str, now: Timestamp) -> Result<(), StoreError>;
 }
 
-/// The append-only audit log (SPEC §11).
+/// The append-only audit log (SPEC §11): no entry is ever deleted, and the only change to one is
+/// [`Audit::amend_audit`], a download entry's totals growing while its connection lasts.
 #[async_trait]
 pub trait Audit: Send + Sync {
     /// Appends to the audit log.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Appends to the audit log and returns the entry's id (ids grow with every append).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError>;
+    /// Replaces the detail of entry `id`, leaving the rest of it as it is; false when there is no
+    /// such entry.
+    async fn amend_audit(&self, id: i64, detail: &serde_json::Value) -> Result<bool, StoreError>;
     /// The newest `filter.limit` entries that `filter` selects, oldest first.
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }

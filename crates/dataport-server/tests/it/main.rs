@@ -3,6 +3,7 @@
 //! HTTP. One binary with modules, because every file in `tests/` is a separate binary to link.
 
 mod account;
+mod activity;
 mod backend;
 mod bodies;
 mod config;

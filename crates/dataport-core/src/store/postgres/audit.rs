@@ -25,6 +25,36 @@ impl Audit for PgStore {
         Ok(())
     }
 
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
+        let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
+        let row = sqlx::query(
+            "INSERT INTO audit (at, event, user_id, client_id, resources, job_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(entry.at.micros())
+        .bind(&entry.event)
+        .bind(&entry.user_id)
+        .bind(&entry.client_id)
+        .bind((!entry.resources.is_empty()).then(|| entry.resources.join(" ")))
+        .bind(&entry.job_id)
+        .bind(detail)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        get(&row, "id")
+    }
+
+    async fn amend_audit(&self, id: i64, detail: &serde_json::Value) -> Result<bool, StoreError> {
+        let detail = if detail.is_null() { None } else { Some(detail.to_string()) };
+        let done = sqlx::query("UPDATE audit SET detail = $1 WHERE id = $2")
+            .bind(detail)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, event, user_id, client_id, resources, job_id, detail FROM \
