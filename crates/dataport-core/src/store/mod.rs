@@ -343,7 +343,9 @@ pub trait Auth: Send + Sync {
 #[async_trait]
 pub trait Audit: Send + Sync {
     /// Appends to the audit log.
-    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.append_audit(entry).await.map(drop)
+    }
     /// Appends to the audit log and returns the entry's id (ids grow with every append).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError>;
     /// Replaces the detail of entry `id`, leaving the rest of it as it is; false when there is no

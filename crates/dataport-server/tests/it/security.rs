@@ -829,10 +829,10 @@ async fn the_pages_name_the_host_browsers_send_the_code_to() {
     let app = TestApp::spawn().await;
     let hostile = r"https://evil.example\@good.example/cb";
     for refused in [hostile, "https://good.example@evil.example/cb", "https://Good.Example/cb"] {
-        let added = app.core.add_client("Hostile", vec![refused.to_owned()], true, None).await;
+        let added = app.core.add_client("Hostile", vec![refused.to_owned()], true, None, None).await;
         assert!(added.is_err(), "{refused} was registered");
     }
-    assert!(app.core.add_client("Fine", vec!["https://good.example/cb".to_owned()], true, None).await.is_ok());
+    assert!(app.core.add_client("Fine", vec!["https://good.example/cb".to_owned()], true, None, None).await.is_ok());
     // Registered straight in the store, as an older release let it be.
     let legacy = dataport_core::model::Client {
         id: "legacy".to_owned(),
@@ -841,6 +841,7 @@ async fn the_pages_name_the_host_browsers_send_the_code_to() {
         public: true,
         disabled: false,
         secret_hash: None,
+        refresh_rotation: None,
     };
     assert!(app.core.store().create_client(&legacy, Timestamp::now()).await.expect("store"));
     user(&app, ALICE.0, ALICE.1).await;

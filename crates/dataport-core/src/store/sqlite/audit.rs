@@ -6,24 +6,6 @@ use super::*;
 
 #[async_trait]
 impl Audit for SqliteStore {
-    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
-        sqlx::query(
-            "INSERT INTO audit (at, event, user_id, client_id, resources, job_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(entry.at.micros())
-        .bind(&entry.event)
-        .bind(&entry.user_id)
-        .bind(&entry.client_id)
-        .bind((!entry.resources.is_empty()).then(|| entry.resources.join(" ")))
-        .bind(&entry.job_id)
-        .bind(detail)
-        .execute(&self.writer)
-        .await
-        .map_err(sqlite_error)?;
-        Ok(())
-    }
-
     async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
         let detail = if entry.detail.is_null() { None } else { Some(entry.detail.to_string()) };
         let row = sqlx::query(
